@@ -1,0 +1,16 @@
+# The two commands of the README's quick start; each sets up the environment first
+# (tools/setup_env.sh: quick when it is already there).
+VENV ?= .venv
+PYTHON := $(VENV)/bin/python
+export MMCELL_VENV := $(abspath $(VENV))
+
+.PHONY: env demo test
+
+env:
+	@bash tools/setup_env.sh
+
+demo: env
+	$(PYTHON) tools/demo.py
+
+test: env
+	$(PYTHON) -m pytest tests

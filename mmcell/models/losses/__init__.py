@@ -1,0 +1,3 @@
+from .thresholded_contrastive_loss import ThresholdedContrastiveLoss
+
+__all__ = ['ThresholdedContrastiveLoss']

@@ -1,0 +1,97 @@
+"""Safe checkpoint loading for mmengine 0.10 under torch >= 2.6.
+
+Since torch 2.6, ``torch.load`` defaults to ``weights_only=True``: it unpickles tensors and plain
+containers only and refuses every other global. mmengine 0.10.7 writes a few more types into its
+checkpoints (the message hub's :class:`~mmengine.logging.HistoryBuffer`, numpy arrays and scalars),
+so ``load_from`` and ``--resume`` fail on its own files.
+
+:func:`register_safe_checkpoint_loading` (run by ``import mmcell``) fixes that at the right depth:
+
+* it adds exactly the types mmengine writes to torch's allow list
+  (``torch.serialization.add_safe_globals``), so safe loading stays on for everything else;
+* it replaces mmengine's loader for local paths (``CheckpointLoader``'s ``''`` scheme, which
+  ``load_from``, ``--resume``, ``tools/test.py`` and ``load_checkpoint`` all go through) by one
+  that always loads with ``weights_only=True`` and turns torch's refusal into
+  :class:`UnsafeCheckpointError`, naming the file and the type it refused.
+
+A checkpoint that carries any other pickled object is refused before the object is built, so no code
+from it ever runs. If you trust a file that holds extra types, allow them with
+:func:`allow_checkpoint_types` rather than switching safe loading off.
+"""
+import os.path as osp
+import pickle
+import re
+
+import numpy as np
+import torch
+from mmengine.logging import HistoryBuffer
+from mmengine.runner import CheckpointLoader
+
+__all__ = [
+    'UnsafeCheckpointError', 'allow_checkpoint_types', 'load_local_checkpoint',
+    'register_safe_checkpoint_loading'
+]
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint holds a pickled object outside the allow list; it was not loaded."""
+
+
+def _mmengine_checkpoint_types():
+    """The non-tensor types mmengine 0.10 writes into its checkpoints."""
+    multiarray = (np._core if hasattr(np, '_core') else np.core).multiarray
+    dtype_classes = [
+        getattr(np.dtypes, name) for name in dir(np.dtypes) if name.endswith('DType')
+    ]
+    return [
+        HistoryBuffer,  # message hub: log scalars
+        np.ndarray, np.dtype, multiarray._reconstruct, multiarray.scalar,  # their values
+        *dtype_classes,
+    ]
+
+
+def allow_checkpoint_types(*types):
+    """Allow more types in checkpoints, for files you trust.
+
+    Args:
+        *types: Classes or functions that checkpoints may name, as ``torch.load`` with
+            ``weights_only=True`` reports them.
+    """
+    torch.serialization.add_safe_globals(list(types))
+
+
+def load_local_checkpoint(filename, map_location=None):
+    """Load a local checkpoint with ``weights_only=True``; explain a refusal.
+
+    Args:
+        filename (str): Path of the checkpoint.
+        map_location (str | torch.device | Callable, optional): As for ``torch.load``.
+            Defaults to None.
+
+    Returns:
+        dict: The checkpoint.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        UnsafeCheckpointError: The file holds a pickled object outside the allow list.
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'checkpoint {filename} does not exist')
+    try:
+        return torch.load(filename, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        found = re.search(r'(?:Unsupported global|Unsupported class): GLOBAL (\S+)', str(err))
+        what = f'a pickled {found.group(1)}' if found else 'a pickled object'
+        raise UnsafeCheckpointError(
+            f'refused to load checkpoint {filename}: it carries {what}, which is not a type '
+            'that mmengine or torch write, and unpickling it could run code from the file. '
+            'mmcell loads checkpoints with torch.load(weights_only=True). If you trust this '
+            'file, allow the type with mmcell.utils.allow_checkpoint_types(...) or re-save '
+            'its state_dict alone.') from err
+
+
+def register_safe_checkpoint_loading():
+    """Allow mmengine's own types and route local loads through :func:`load_local_checkpoint`."""
+    allow_checkpoint_types(*_mmengine_checkpoint_types())
+    CheckpointLoader.register_scheme(prefixes='', loader=load_local_checkpoint, force=True)

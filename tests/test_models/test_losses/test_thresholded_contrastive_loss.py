@@ -1,0 +1,46 @@
+import math
+
+import pytest
+import torch
+from mmpretrain.registry import MODELS
+
+import mmcell  # noqa: F401
+
+
+def build(**kwargs):
+    return MODELS.build(dict(type='ThresholdedContrastiveLoss', **kwargs))
+
+
+def test_hand_computed_value():
+    # Three unit features: a and b at 60 degrees (cos 0.5), c orthogonal to both.
+    feats = torch.tensor([[1.0, 0.0, 0.0], [0.5, math.sqrt(3) / 2, 0.0], [0.0, 0.0, 2.0]])
+    labels = torch.tensor([0, 1, 0])
+    # Same-label pairs (ordered, diagonal included): (a,a) (b,b) (c,c) cost 0; (a,c) and (c,a)
+    # cost 1 - 0 = 1 each. Different-label pairs: (a,b), (b,a) cost max(0.5 - 0.4, 0) = 0.1 each;
+    # (b,c), (c,b) cost max(0 - 0.4, 0) = 0. Sum 2.2 over N^2 = 9.
+    assert build()(feats, labels).item() == pytest.approx(2.2 / 9, abs=1e-6)
+    assert build(threshold=0.6)(feats, labels).item() == pytest.approx(2.0 / 9, abs=1e-6)
+    assert build(loss_weight=0.5)(feats, labels).item() == pytest.approx(1.1 / 9, abs=1e-6)
+
+
+def test_scale_invariant_and_zero_for_ideal_features():
+    labels = torch.tensor([0, 0, 1, 1])
+    ideal = torch.tensor([[1.0, 0.0], [3.0, 0.0], [0.0, 1.0], [0.0, 0.2]])
+    assert build()(ideal, labels).item() == pytest.approx(0.0, abs=1e-6)
+    feats = torch.randn(4, 8)
+    assert build()(feats * 7, labels).item() == pytest.approx(build()(feats, labels).item(),
+                                                              abs=1e-5)
+
+
+def test_gradient_pulls_same_class_together():
+    feats = torch.tensor([[1.0, 0.0], [0.0, 1.0]], requires_grad=True)
+    build()(feats, torch.tensor([0, 0])).backward()
+    # The loss falls when feature 0 turns towards feature 1: its gradient along y is negative.
+    assert feats.grad[0, 1] < 0 and feats.grad[1, 0] < 0
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(ValueError, match='threshold'):
+        build(threshold=1.5)
+    with pytest.raises(ValueError, match='3 features but 2 labels'):
+        build()(torch.randn(3, 4), torch.tensor([0, 1]))

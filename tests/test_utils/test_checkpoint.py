@@ -1,0 +1,87 @@
+"""Checkpoints load under torch >= 2.6 without letting a pickle run code."""
+import pathlib
+
+import numpy as np
+import pytest
+import torch
+from mmengine.logging import HistoryBuffer
+from mmengine.runner import CheckpointLoader, load_checkpoint
+
+from mmcell.utils import UnsafeCheckpointError, allow_checkpoint_types
+
+from ..conftest import run_tool
+from ..test_tools.tiny_config import tiny_classifier_config
+
+
+class Payload:
+    """Unpickling this touches a marker file: proof that code from the checkpoint ran."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return pathlib.Path.touch, (pathlib.Path(self.marker), )
+
+
+@pytest.fixture
+def evil_checkpoint(tmp_path):
+    marker = tmp_path / 'code_ran'
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {'w': torch.zeros(1)}, 'meta': {'note': Payload(marker)}}, path)
+    return path, marker
+
+
+def test_mmengine_types_load(tmp_path):
+    buffer = HistoryBuffer()
+    buffer.update(0.5)
+    buffer.update(np.float64(0.25))
+    ckpt = {
+        'meta': {'iter': 3, 'seed': np.int64(7), 'hist': np.arange(4.0), 'buffer': buffer,
+                 'flags': np.array([True, False]), 'dtype': np.dtype('float32')},
+        'state_dict': {'w': torch.ones(2)},
+    }
+    path = tmp_path / 'ok.pth'
+    torch.save(ckpt, path)
+    loaded = CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+    assert loaded['meta']['iter'] == 3 and loaded['meta']['seed'] == 7
+    np.testing.assert_array_equal(loaded['meta']['hist'], np.arange(4.0))
+    assert loaded['meta']['buffer'].mean() == pytest.approx(0.375)
+    assert loaded['meta']['dtype'] == np.float32
+
+
+def test_arbitrary_pickle_is_refused_and_not_run(evil_checkpoint):
+    path, marker = evil_checkpoint
+    with pytest.raises(UnsafeCheckpointError) as err:
+        load_checkpoint(torch.nn.Linear(1, 1), str(path))
+    message = str(err.value)
+    assert str(path) in message and 'pathlib' in message and 'weights_only=True' in message
+    assert not marker.exists()
+
+
+def test_allowed_types_are_extensible(tmp_path):
+    path = tmp_path / 'complex.pth'
+    torch.save({'meta': {'z': complex(1, 2)}}, path)
+    with pytest.raises(UnsafeCheckpointError, match='complex'):
+        CheckpointLoader.load_checkpoint(str(path))
+    allow_checkpoint_types(complex)
+    assert CheckpointLoader.load_checkpoint(str(path))['meta']['z'] == complex(1, 2)
+
+
+def test_missing_checkpoint_names_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nope.pth'):
+        CheckpointLoader.load_checkpoint(str(tmp_path / 'nope.pth'))
+
+
+@pytest.mark.parametrize('tool_args', [
+    lambda cfg, ckpt: ('tools/test.py', cfg, ckpt),
+    lambda cfg, ckpt: ('tools/train.py', cfg, '--resume', ckpt),
+    lambda cfg, ckpt: ('tools/train.py', cfg, '--cfg-options', f'load_from={ckpt}'),
+], ids=['test.py', 'train.py --resume', 'load_from'])
+def test_tools_refuse_unsafe_checkpoints(tmp_path, cell_crops, evil_checkpoint, tool_args):
+    path, marker = evil_checkpoint
+    cfg = tmp_path / 'tiny.py'
+    cfg.write_text(tiny_classifier_config(cell_crops))
+    proc = run_tool(*tool_args(cfg, path), '--work-dir', tmp_path / 'run', check=False)
+    assert proc.returncode != 0
+    assert f'refused to load checkpoint {path}' in proc.stderr
+    assert not marker.exists()

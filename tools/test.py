@@ -1,0 +1,98 @@
+"""Test (and evaluate) a checkpoint with an mmpretrain- or mmdet-scope config."""
+import argparse
+import os
+
+import mmengine
+from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.registry import METRICS, RUNNERS
+from mmengine.runner import Runner
+
+import mmcell  # noqa: F401 (registers components, safe checkpoint loading)
+from mmcell.utils import config_scope, init_cpu_distributed, set_work_dir
+
+# What differs between the scopes: the metric that dumps predictions and the
+# visualization hook's switches.
+DUMP_METRIC = {'mmpretrain': 'mmpretrain.DumpResults', 'mmdet': 'mmdet.DumpDetResults'}
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Test a model (mmpretrain or mmdet scope)')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save the evaluation metrics')
+    parser.add_argument('--out', help='dump the predictions to this pickle file')
+    parser.add_argument(
+        '--out-item', choices=['metrics', 'pred'], default='pred',
+        help='what --out holds: the predictions (default) or the metrics')
+    parser.add_argument('--show-dir', help='save images with predictions drawn in this dir')
+    parser.add_argument('--show', action='store_true', help='show predictions in a window')
+    parser.add_argument('--wait-time', type=float, default=2, help='seconds each shown image stays')
+    parser.add_argument('--interval', type=int, default=1, help='draw every n-th image')
+    parser.add_argument('--amp', action='store_true', help='mixed precision inference')
+    parser.add_argument(
+        '--tta', action='store_true',
+        help='test-time augmentation, for configs that define tta_model and tta_pipeline')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, key=value pairs as in mmengine')
+    parser.add_argument(
+        '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def enable_visualization(cfg, args, scope):
+    hook = cfg.default_hooks.get('visualization')
+    if hook is None:
+        raise ValueError(f'--show/--show-dir need a visualization hook in default_hooks of '
+                         f'{args.config}')
+    hook.update(show=args.show, wait_time=args.wait_time, interval=args.interval)
+    if scope == 'mmpretrain':
+        hook.update(enable=True, out_dir=args.show_dir)
+    else:
+        hook.update(draw=True, test_out_dir=args.show_dir)
+
+
+def enable_tta(cfg, args):
+    missing = [key for key in ('tta_model', 'tta_pipeline') if key not in cfg]
+    if missing:
+        raise ValueError(f'--tta: {args.config} defines no {" or ".join(missing)}, so this model '
+                         'has no test-time augmentation')
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    dataset = cfg.test_dataloader.dataset
+    while 'dataset' in dataset:  # wrappers such as ClassBalancedDataset
+        dataset = dataset.dataset
+    dataset.pipeline = cfg.tta_pipeline
+
+
+def main():
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    scope = config_scope(cfg)
+    cfg.launcher = args.launcher
+    set_work_dir(cfg, args.work_dir)
+    cfg.load_from = args.checkpoint
+    if args.amp:
+        cfg.test_cfg.fp16 = True
+    if args.show or args.show_dir:
+        enable_visualization(cfg, args, scope)
+    if args.tta:
+        enable_tta(cfg, args)
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    init_cpu_distributed(args.launcher)
+    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    if args.out and args.out_item == 'pred':
+        runner.test_evaluator.metrics.append(
+            METRICS.build(dict(type=DUMP_METRIC[scope], out_file_path=args.out)))
+    metrics = runner.test()
+    if args.out and args.out_item == 'metrics':
+        mmengine.dump(metrics, args.out)
+
+
+if __name__ == '__main__':
+    main()
