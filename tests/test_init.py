@@ -6,13 +6,20 @@ from mmengine.config import Config
 @pytest.mark.parametrize('registry, name', [
     ('mmpretrain.registry.MODELS', 'ThresholdedContrastiveLoss'),
     ('mmengine.registry.OPTIM_WRAPPERS', 'BF16OptimWrapper'),
+    ('mmdet.registry.MODELS', 'ChannelAttentionUnit'),
+    ('mmdet.registry.MODELS', 'ChannelSpatialAttentionUnit'),
 ])
-def test_components_are_registered(registry, name):
-    import importlib
-
+def test_components_are_registered_in_their_own_registry(registry, name):
     import mmcell  # noqa: F401
-    module, attr = registry.rsplit('.', 1)
-    assert getattr(importlib.import_module(module), attr).get(name) is not None
+    assert name in locate(registry).module_dict
+    others = {'mmpretrain.registry.MODELS', 'mmdet.registry.MODELS'} - {registry}
+    assert all(name not in locate(other).module_dict for other in others)
+
+
+def locate(dotted):
+    import importlib
+    module, attr = dotted.rsplit('.', 1)
+    return getattr(importlib.import_module(module), attr)
 
 
 def test_custom_imports_alone_make_components_buildable(tmp_path):

@@ -1,0 +1,3 @@
+from .attention_units import ChannelAttentionUnit, ChannelSpatialAttentionUnit
+
+__all__ = ['ChannelAttentionUnit', 'ChannelSpatialAttentionUnit']
