@@ -12,7 +12,7 @@ from mmcell.utils import config_scope, init_cpu_distributed, set_work_dir
 
 # What differs between the scopes: the metric that dumps predictions and the
 # visualization hook's switches.
-DUMP_METRIC = {'mmpretrain': 'mmpretrain.DumpResults', 'mmdet': 'mmdet.DumpDetResults'}
+DUMP_METRIC = {'mmpretrain': 'DumpResults', 'mmdet': 'mmdet.DumpDetResults'}
 
 
 def parse_args():

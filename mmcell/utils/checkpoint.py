@@ -37,6 +37,18 @@ class UnsafeCheckpointError(pickle.UnpicklingError):
     """A checkpoint holds a pickled object outside the allow list; it was not loaded."""
 
 
+def _history_buffer_getattr(obj, name):
+    """``getattr`` restricted to the one use mmengine's pickles make of it.
+
+    A pickled HistoryBuffer carries its statistics methods, which pickle writes as
+    ``getattr(HistoryBuffer, 'mean')``. Checkpoints may name ``getattr`` for that and nothing else.
+    """
+    if obj is HistoryBuffer and not name.startswith('_') and callable(
+            getattr(HistoryBuffer, name, None)):
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(f'getattr({obj!r}, {name!r}) is not allowed in a checkpoint')
+
+
 def _mmengine_checkpoint_types():
     """The non-tensor types mmengine 0.10 writes into its checkpoints."""
     multiarray = (np._core if hasattr(np, '_core') else np.core).multiarray
@@ -45,6 +57,7 @@ def _mmengine_checkpoint_types():
     ]
     return [
         HistoryBuffer,  # message hub: log scalars
+        (_history_buffer_getattr, 'builtins.getattr'),  # its statistics methods
         np.ndarray, np.dtype, multiarray._reconstruct, multiarray.scalar,  # their values
         *dtype_classes,
     ]
@@ -81,11 +94,14 @@ def load_local_checkpoint(filename, map_location=None):
     try:
         return torch.load(filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        found = re.search(r'(?:Unsupported global|Unsupported class): GLOBAL (\S+)', str(err))
-        what = f'a pickled {found.group(1)}' if found else 'a pickled object'
+        found = re.search(r'GLOBAL (\S+) was not an allowed global', str(err))
+        reason = re.search(r'WeightsUnpickler error: ([^\n]*)', str(err))
+        what = (f'a pickled {found.group(1)}, which is not a type that mmengine or torch write'
+                if found else f'a pickled object that is not allowed '
+                f'({reason.group(1) if reason else err})')
         raise UnsafeCheckpointError(
-            f'refused to load checkpoint {filename}: it carries {what}, which is not a type '
-            'that mmengine or torch write, and unpickling it could run code from the file. '
+            f'refused to load checkpoint {filename}: it carries {what}, and unpickling it '
+            'could run code from the file. '
             'mmcell loads checkpoints with torch.load(weights_only=True). If you trust this '
             'file, allow the type with mmcell.utils.allow_checkpoint_types(...) or re-save '
             'its state_dict alone.') from err

@@ -1,5 +1,6 @@
 """Checkpoints load under torch >= 2.6 without letting a pickle run code."""
 import pathlib
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -59,12 +60,24 @@ def test_arbitrary_pickle_is_refused_and_not_run(evil_checkpoint):
 
 
 def test_allowed_types_are_extensible(tmp_path):
-    path = tmp_path / 'complex.pth'
-    torch.save({'meta': {'z': complex(1, 2)}}, path)
-    with pytest.raises(UnsafeCheckpointError, match='complex'):
+    path = tmp_path / 'fraction.pth'
+    torch.save({'meta': {'z': Fraction(1, 3)}}, path)
+    with pytest.raises(UnsafeCheckpointError, match='fractions.Fraction'):
         CheckpointLoader.load_checkpoint(str(path))
-    allow_checkpoint_types(complex)
-    assert CheckpointLoader.load_checkpoint(str(path))['meta']['z'] == complex(1, 2)
+    allow_checkpoint_types(Fraction)
+    assert CheckpointLoader.load_checkpoint(str(path))['meta']['z'] == Fraction(1, 3)
+
+
+@pytest.mark.parametrize('target, name', [(np.ndarray, 'tofile'), (HistoryBuffer, '__init__')])
+def test_getattr_in_a_checkpoint_reaches_history_buffer_methods_only(tmp_path, target, name):
+    class Getattr:
+        def __reduce__(self):
+            return getattr, (target, name)
+
+    path = tmp_path / 'getattr.pth'
+    torch.save({'meta': Getattr()}, path)
+    with pytest.raises(UnsafeCheckpointError, match='is not allowed in a checkpoint'):
+        CheckpointLoader.load_checkpoint(str(path))
 
 
 def test_missing_checkpoint_names_the_file(tmp_path):

@@ -11,10 +11,10 @@ from mmdet.registry import MODELS
 from mmengine.model import BaseModule
 
 
-def _reduced(in_channels, ratio, min_channels=8):
+def _reduced(in_channels, ratio):
     if in_channels < 1 or ratio < 1:
         raise ValueError(f'in_channels and ratio must be positive, got {in_channels}, {ratio}')
-    return max(in_channels // ratio, min(min_channels, in_channels))
+    return max(1, in_channels // ratio)
 
 
 @MODELS.register_module()
