@@ -96,7 +96,9 @@ fi
 
 say "installing the rest of the stack, the test tools and mmcell (editable)"
 pip install -q -r "$STACK" -r "$TESTS"
-pip install -q --no-deps --no-build-isolation -e "$ROOT"
+# (setuptools warns at length about editable installs; keep that out of the way unless it fails)
+pip install -q --no-deps --no-build-isolation -e "$ROOT" 2>"$VENV/.mmcell-install.log" ||
+  { cat "$VENV/.mmcell-install.log"; exit 1; }
 
 "$VENV/bin/python" - <<'EOF'
 import mmcv, mmcv.ops, mmdet, mmengine, mmpretrain, torch, torchvision

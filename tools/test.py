@@ -8,7 +8,7 @@ from mmengine.registry import METRICS, RUNNERS
 from mmengine.runner import Runner
 
 import mmcell  # noqa: F401 (registers components, safe checkpoint loading)
-from mmcell.utils import config_scope, init_cpu_distributed, set_work_dir
+from mmcell.utils import config_scope, setup_cpu_distributed, set_work_dir
 
 # What differs between the scopes: the metric that dumps predictions and the
 # visualization hook's switches.
@@ -84,7 +84,7 @@ def main():
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
 
-    init_cpu_distributed(args.launcher)
+    setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     if args.out and args.out_item == 'pred':
         runner.test_evaluator.metrics.append(

@@ -8,7 +8,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmcell  # noqa: F401 (registers components, safe checkpoint loading)
-from mmcell.utils import config_scope, init_cpu_distributed, set_work_dir
+from mmcell.utils import config_scope, setup_cpu_distributed, set_work_dir
 
 
 def parse_args():
@@ -71,7 +71,7 @@ def main():
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     config_scope(cfg)
-    init_cpu_distributed(args.launcher)
+    setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.train()
 

@@ -95,7 +95,7 @@ def load_local_checkpoint(filename, map_location=None):
         return torch.load(filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         found = re.search(r'GLOBAL (\S+) was not an allowed global', str(err))
-        reason = re.search(r'WeightsUnpickler error: ([^\n]*)', str(err))
+        reason = re.search(r'WeightsUnpickler error:\s*([^\n]+)', str(err))
         what = (f'a pickled {found.group(1)}, which is not a type that mmengine or torch write'
                 if found else f'a pickled object that is not allowed '
                 f'({reason.group(1) if reason else err})')

@@ -38,18 +38,26 @@ def set_work_dir(cfg, work_dir=None):
         cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(cfg.filename))[0])
 
 
-def init_cpu_distributed(launcher):
-    """Start a gloo process group when launched by torchrun on a machine without a GPU.
+def setup_cpu_distributed(cfg):
+    """Prepare a torchrun-launched run on a machine without a GPU; with a GPU, do nothing.
 
-    mmengine's ``init_dist`` binds each process to a CUDA device and the stock configs ask for
-    nccl; neither exists on a CPU machine. The Runner skips its own initialisation when a
-    process group is already up, so this one is used instead. With a GPU, nothing happens.
+    mmengine's ``init_dist`` binds each process to a CUDA device, the stock configs ask for nccl,
+    and the Runner wraps the model in DDP with ``device_ids=[LOCAL_RANK]``; none of that works
+    on CPU. This starts a gloo process group (the Runner then skips its own start-up) and has
+    the model wrapped without device ids.
 
     Args:
-        launcher (str): The ``--launcher`` argument.
+        cfg (mmengine.Config): The config, with ``launcher`` set.
     """
-    if launcher == 'pytorch' and not torch.cuda.is_available() and not dist.is_initialized():
-        if 'RANK' not in os.environ:
-            raise RuntimeError('--launcher pytorch expects to be started by torchrun '
-                               '(tools/dist_train.sh or tools/dist_test.sh)')
+    if cfg.get('launcher', 'none') != 'pytorch' or torch.cuda.is_available():
+        return
+    if 'RANK' not in os.environ:
+        raise RuntimeError('--launcher pytorch expects to be started by torchrun '
+                           '(tools/dist_train.sh or tools/dist_test.sh)')
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel', broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    wrapper.setdefault('device_ids', None)
+    cfg.model_wrapper_cfg = wrapper
+    if not dist.is_initialized():
         dist.init_process_group(backend='gloo')
