@@ -28,3 +28,33 @@ def cell_crops(tmp_path_factory):
     root = tmp_path_factory.mktemp('cells')
     write_cell_crops(root, num_per_class=4, size=32, seed=0)
     return root
+
+
+@pytest.fixture(scope='session')
+def tiny_coco(tmp_path_factory):
+    """Four 96 px images with red and purple discs, boxes in a COCO file (classes rbc, wbc)."""
+    import json
+
+    import cv2
+    import numpy as np
+    root = tmp_path_factory.mktemp('coco')
+    (root / 'images').mkdir()
+    rng = np.random.default_rng(0)
+    images, annotations = [], []
+    for image_id in range(1, 5):
+        img = np.full((96, 96, 3), 230, np.uint8)
+        for k in range(3):
+            label = 1 if k < 2 else 2
+            cx, cy, r = int(rng.integers(16, 80)), int(rng.integers(16, 80)), int(rng.integers(8, 14))
+            colour = (150, 150, 230) if label == 1 else (140, 50, 110)
+            cv2.circle(img, (cx, cy), r, colour, -1)
+            annotations.append(dict(id=len(annotations) + 1, image_id=image_id, category_id=label,
+                                    bbox=[cx - r, cy - r, 2 * r, 2 * r], area=4 * r * r,
+                                    iscrowd=0))
+        name = f'{image_id:03d}.png'
+        cv2.imwrite(str(root / 'images' / name), img)
+        images.append(dict(id=image_id, file_name=name, width=96, height=96))
+    categories = [dict(id=1, name='rbc'), dict(id=2, name='wbc')]
+    (root / 'ann.json').write_text(json.dumps(dict(images=images, annotations=annotations,
+                                                   categories=categories)))
+    return root

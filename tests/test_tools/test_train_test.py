@@ -7,6 +7,8 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
+from mmcell.utils import load_local_checkpoint
+
 from ..conftest import ROOT, run_tool
 from .tiny_config import tiny_classifier_config
 
@@ -19,7 +21,7 @@ def tiny_config(tmp_path, cell_crops):
 
 
 def state(path):
-    return torch.load(path, map_location='cpu', weights_only=True)
+    return load_local_checkpoint(str(path), map_location='cpu')
 
 
 def test_train_writes_checkpoints_and_resume_continues_exactly(tmp_path, tiny_config):
@@ -143,3 +145,31 @@ def test_dist_scripts_run_two_processes_on_cpu(tmp_path, tiny_config):
     single = run_tool('tools/test.py', tiny_config, checkpoint, '--work-dir', work_dir)
     assert '(test) [5/5]' in single.stdout
     assert accuracy(log) == accuracy(single.stdout)
+
+
+def test_mmdet_scope_config_trains_tests_and_dumps(tmp_path, tiny_coco):
+    from .tiny_config import tiny_detector_config
+    cfg = tmp_path / 'tiny_det.py'
+    cfg.write_text(tiny_detector_config(tiny_coco))
+    work_dir = tmp_path / 'det'
+    run_tool('tools/train.py', cfg, '--work-dir', work_dir)
+    checkpoint = work_dir / 'iter_2.pth'
+    assert state(checkpoint)['meta']['iter'] == 2
+    out = tmp_path / 'dets.pkl'
+    proc = run_tool('tools/test.py', cfg, checkpoint, '--work-dir', work_dir, '--out', out,
+                    '--show-dir', 'painted')
+    assert 'coco/bbox_mAP' in proc.stdout + proc.stderr
+    with open(out, 'rb') as f:
+        dets = pickle.load(f)
+    assert len(dets) == 4 and {'bboxes', 'scores', 'labels'} <= set(dets[0]['pred_instances'])
+    painted = list(work_dir.glob('*/painted/*.png'))
+    assert len(painted) == 4
+
+
+def test_mmpretrain_show_dir_paints_predictions(tmp_path, tiny_config):
+    work_dir = tmp_path / 'run'
+    run_tool('tools/train.py', tiny_config, '--work-dir', work_dir, '--cfg-options',
+             'train_cfg.max_iters=2')
+    run_tool('tools/test.py', tiny_config, work_dir / 'iter_2.pth', '--work-dir', work_dir,
+             '--show-dir', tmp_path / 'painted')
+    assert len(list((tmp_path / 'painted').glob('*.png'))) == 20
