@@ -8,6 +8,8 @@ from mmengine.config import Config
     ('mmengine.registry.OPTIM_WRAPPERS', 'BF16OptimWrapper'),
     ('mmdet.registry.MODELS', 'ChannelAttentionUnit'),
     ('mmdet.registry.MODELS', 'ChannelSpatialAttentionUnit'),
+    ('mmdet.registry.MODELS', 'CSARUResNet'),
+    ('mmdet.registry.MODELS', 'AttentionFPN'),
 ])
 def test_components_are_registered_in_their_own_registry(registry, name):
     import mmcell  # noqa: F401

@@ -1,0 +1,3 @@
+from .csaru_resnet import CSARUResNet
+
+__all__ = ['CSARUResNet']
