@@ -1,0 +1,3 @@
+from .sparse_attention_head import SparseAttentionHead, TokenSelection
+
+__all__ = ['SparseAttentionHead', 'TokenSelection']

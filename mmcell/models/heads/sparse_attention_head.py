@@ -1,0 +1,171 @@
+from typing import NamedTuple
+
+import torch
+import torch.nn as nn
+from mmpretrain.models.backbones.vision_transformer import TransformerEncoderLayer
+from mmpretrain.models.heads import ClsHead
+from mmpretrain.registry import MODELS
+
+from ..backbones.conv_token_vit import SparseAttentionInputs
+
+
+class TokenSelection(NamedTuple):
+    """Which tokens the sparse attention module picked, and why.
+
+    Attributes:
+        indices (torch.Tensor): Picked token per head, (B, heads), indices into the H*W grid.
+        attention (torch.Tensor): Aggregated CLS attention over the keys (CLS key excluded),
+            (B, heads, Hk*Wk).
+        layer_weights (torch.Tensor): Normalised SE weights of the layers, (B, L-1).
+    """
+    indices: torch.Tensor
+    attention: torch.Tensor
+    layer_weights: torch.Tensor
+
+
+@MODELS.register_module()
+class SparseAttentionHead(ClsHead):
+    """Sparse attention module and classifier of Wang et al. (2023), Sect. 3.3.
+
+    From :class:`~mmcell.models.backbones.ConvTokenViT` with ``out_type='sparse_attention'``
+    it takes the last-stage tokens before the last encoder layer and the CLS-row attention of
+    the L-1 layers before it, and:
+
+    1. weights the layers' attention per sample with a squeeze-excitation step (Eq. 14):
+       a descriptor per layer, FC-ReLU-FC-sigmoid, weights normalised to sum 1;
+    2. per attention head, picks the token with the largest aggregated CLS attention (Eq. 15);
+       with strided keys (k/v stride 2), a key stands for the token at the centre of its
+       receptive field, ``(stride * row, stride * col)``;
+    3. runs [CLS + picked tokens] through a standard transformer layer (linear projections; it
+       stands in for the backbone's last layer), a LayerNorm and a linear classifier.
+
+    The loss is cross-entropy plus, if configured, :class:`ThresholdedContrastiveLoss` on the
+    final CLS feature (Eq. 16).
+
+    The squeeze: the paper global-average-pools the attention maps, but a softmax row sums to 1,
+    so that average is ``1 / num_keys`` for every layer and every input and the SE step sees a
+    constant (``squeeze='mean'`` keeps that literal reading). The default ``squeeze='peak'``
+    describes each layer by how concentrated its CLS attention is (the largest weight on a
+    patch key, averaged over heads), which varies with the input, so the layer weights do too.
+
+    The pick (argmax) has no gradient. So that the SE step and the attention still learn from
+    the classification loss, each picked token is multiplied by ``w / w.detach()``, with ``w``
+    its aggregated attention: 1 in the forward pass, and a straight-through gradient that raises
+    the attention of tokens that help.
+
+    Args:
+        num_classes (int): Classes.
+        in_channels (int): Token channels of the backbone's last stage.
+        num_layers (int): L-1, the backbone layers whose attention is aggregated (the last
+            stage's depth minus one: 9 for CvT-13).
+        num_heads (int): Heads of the part layer. Defaults to 6.
+        squeeze (str): ``'peak'`` or ``'mean'`` (see above). Defaults to ``'peak'``.
+        se_ratio (float): Hidden width of the SE step over ``num_layers``. Defaults to 0.5.
+        mlp_ratio (float): MLP width of the part layer over ``in_channels``. Defaults to 4.
+        drop_rate (float): Dropout in the part layer. Defaults to 0.
+        loss (dict): Classification loss. Defaults to
+            ``dict(type='CrossEntropyLoss', loss_weight=1.0)``.
+        contrastive_loss (dict, optional): Loss on the final CLS feature, e.g.
+            ``dict(type='ThresholdedContrastiveLoss', threshold=0.4)``. Defaults to None.
+        init_cfg (dict | list[dict]): Defaults to truncated normal (std 0.02) for Linear layers.
+        **kwargs: Other arguments of mmpretrain's ``ClsHead`` (``topk``, ``cal_acc``).
+    """
+
+    SQUEEZES = ('peak', 'mean')
+
+    def __init__(self,
+                 num_classes,
+                 in_channels,
+                 num_layers,
+                 num_heads=6,
+                 squeeze='peak',
+                 se_ratio=0.5,
+                 mlp_ratio=4.,
+                 drop_rate=0.,
+                 loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
+                 contrastive_loss=None,
+                 init_cfg=dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),
+                 **kwargs):
+        super().__init__(loss=loss, init_cfg=init_cfg, **kwargs)
+        if squeeze not in self.SQUEEZES:
+            raise ValueError(f'squeeze must be one of {self.SQUEEZES}, got {squeeze!r}')
+        if num_classes < 1 or num_layers < 1:
+            raise ValueError(f'num_classes and num_layers must be positive, got {num_classes}, '
+                             f'{num_layers}')
+        self.num_classes = num_classes
+        self.num_layers = num_layers
+        self.squeeze = squeeze
+        hidden = max(1, round(num_layers * se_ratio))
+        self.excitation = nn.Sequential(
+            nn.Linear(num_layers, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, num_layers),
+            nn.Sigmoid())
+        self.part_layer = TransformerEncoderLayer(
+            in_channels, num_heads, int(in_channels * mlp_ratio), drop_rate=drop_rate,
+            qkv_bias=True)
+        self.part_norm = nn.LayerNorm(in_channels)
+        self.fc = nn.Linear(in_channels, num_classes)
+        self.contrastive_loss = (
+            MODELS.build(contrastive_loss) if isinstance(contrastive_loss, dict) else
+            contrastive_loss)
+
+    def _inputs(self, feats):
+        inputs = feats[-1]
+        if not isinstance(inputs, SparseAttentionInputs):
+            raise TypeError('SparseAttentionHead needs the tokens and attention of '
+                            "ConvTokenViT(out_type='sparse_attention'), got "
+                            f'{type(inputs).__name__}')
+        if inputs.cls_attention.size(1) != self.num_layers:
+            raise ValueError(f'SparseAttentionHead was built for num_layers={self.num_layers} '
+                             f'but the backbone gives the attention of '
+                             f'{inputs.cls_attention.size(1)} layers')
+        return inputs
+
+    def layer_descriptors(self, cls_attention):
+        """The squeeze: one number per layer, (B, L-1), from (B, L-1, heads, 1 + keys)."""
+        if self.squeeze == 'mean':
+            return cls_attention.mean(dim=(2, 3))
+        return cls_attention[..., 1:].amax(dim=-1).mean(dim=-1)
+
+    def select(self, inputs):
+        """Pick one token per head.
+
+        Args:
+            inputs (SparseAttentionInputs): The backbone's output.
+
+        Returns:
+            TokenSelection: The picked token indices, the aggregated attention and the layer
+            weights.
+        """
+        weights = self.excitation(self.layer_descriptors(inputs.cls_attention))
+        weights = weights / weights.sum(dim=1, keepdim=True)
+        attention = torch.einsum('bl,blhk->bhk', weights, inputs.cls_attention[..., 1:])
+        keys = attention.argmax(dim=-1)
+        (h, w), (hk, wk) = inputs.grid, inputs.key_grid
+        stride_h, stride_w = -(-h // hk), -(-w // wk)
+        rows = (keys // wk * stride_h).clamp(max=h - 1)
+        cols = (keys % wk * stride_w).clamp(max=w - 1)
+        return TokenSelection(rows * w + cols, attention, weights)
+
+    def pre_logits(self, feats):
+        """The final CLS feature, (B, C)."""
+        inputs = self._inputs(feats)
+        selection = self.select(inputs)
+        cls, patches = inputs.tokens[:, :1], inputs.tokens[:, 1:]
+        index = selection.indices.unsqueeze(-1).expand(-1, -1, patches.size(-1))
+        picked = patches.gather(1, index)
+        strength = selection.attention.max(dim=-1).values.unsqueeze(-1)
+        picked = picked * (strength / strength.detach())  # straight-through, see class doc
+        x = self.part_layer(torch.cat([cls, picked], dim=1))
+        return self.part_norm(x)[:, 0]
+
+    def forward(self, feats):
+        return self.fc(self.pre_logits(feats))
+
+    def loss(self, feats, data_samples, **kwargs):
+        """Cross-entropy, accuracy if ``cal_acc``, and the contrastive loss if configured."""
+        feature = self.pre_logits(feats)
+        losses = self._get_loss(self.fc(feature), data_samples, **kwargs)
+        if self.contrastive_loss is not None:
+            labels = torch.cat([sample.gt_label for sample in data_samples])
+            losses['loss_contrastive'] = self.contrastive_loss(feature, labels)
+        return losses
