@@ -5,6 +5,8 @@ from mmengine.config import Config
 
 @pytest.mark.parametrize('registry, name', [
     ('mmpretrain.registry.MODELS', 'ThresholdedContrastiveLoss'),
+    ('mmpretrain.registry.MODELS', 'ConvTokenViT'),
+    ('mmpretrain.registry.MODELS', 'SparseAttentionHead'),
     ('mmengine.registry.OPTIM_WRAPPERS', 'BF16OptimWrapper'),
     ('mmdet.registry.MODELS', 'ChannelAttentionUnit'),
     ('mmdet.registry.MODELS', 'ChannelSpatialAttentionUnit'),

@@ -30,7 +30,8 @@ def test_channel_unit_is_a_channel_rescaling():
 
 
 def test_channel_spatial_unit_uses_max_pooling_and_spatial_map():
-    unit = build('ChannelSpatialAttentionUnit', in_channels=16, kernel_size=3)
+    torch.manual_seed(0)
+    unit = build('ChannelSpatialAttentionUnit', in_channels=16, ratio=2, kernel_size=3)
     x = torch.randn(1, 16, 6, 6)
     xc = x * unit.channel_weights(x)
     torch.testing.assert_close(unit(x), xc * unit.spatial_weights(xc))

@@ -1,0 +1,100 @@
+import pytest
+import torch
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+import mmcell  # noqa: F401
+from mmcell.models.backbones import SparseAttentionInputs
+
+
+def build_head(**kwargs):
+    cfg = dict(type='SparseAttentionHead', num_classes=3, in_channels=32, num_layers=2,
+               num_heads=2)
+    head = MODELS.build({**cfg, **kwargs})
+    head.init_weights()
+    return head
+
+
+def peaked_attention(batch, layers, heads, key_grid, peaks):
+    """CLS rows with the given (row, col) key of each head holding most of the weight."""
+    hk, wk = key_grid
+    att = torch.full((batch, layers, heads, 1 + hk * wk), 0.1)
+    for h, (r, c) in enumerate(peaks):
+        att[:, :, h, 1 + r * wk + c] = 5.0
+    return att / att.sum(-1, keepdim=True)
+
+
+@pytest.mark.parametrize('grid, key_grid, peaks, expected', [
+    # Keys at stride 2 (14x14 tokens, 7x7 keys): key (r, c) stands for token (2r, 2c).
+    ((14, 14), (7, 7), [(3, 5), (6, 0)], [6 * 14 + 10, 12 * 14 + 0]),
+    # Odd grid: 7x7 tokens, 4x4 keys; the last key row/column maps to token 6.
+    ((7, 7), (4, 4), [(3, 3), (0, 1)], [6 * 7 + 6, 0 * 7 + 2]),
+    # No key stride: identity.
+    ((5, 5), (5, 5), [(4, 1), (2, 2)], [4 * 5 + 1, 2 * 5 + 2]),
+])
+def test_selection_maps_keys_to_the_right_tokens(grid, key_grid, peaks, expected):
+    head = build_head()
+    inputs = SparseAttentionInputs(
+        torch.randn(2, 1 + grid[0] * grid[1], 32), peaked_attention(2, 2, 2, key_grid, peaks),
+        grid, key_grid)
+    selection = head.select(inputs)
+    assert selection.indices.tolist() == [expected, expected]
+    torch.testing.assert_close(selection.layer_weights.sum(1), torch.ones(2))
+    # The picked tokens are what the part layer sees after CLS.
+    head.part_layer = torch.nn.Identity()
+    head.part_norm = torch.nn.Identity()
+    assert torch.equal(head.pre_logits((inputs, )), inputs.tokens[:, 0])
+
+
+def test_literal_mean_squeeze_is_constant_peak_squeeze_is_not():
+    attention = [torch.randn(2, 2, 2, 17).softmax(-1) for _ in range(3)]
+    mean_head, peak_head = build_head(squeeze='mean'), build_head(squeeze='peak')
+    for att in attention:
+        # Every softmax row sums to 1, so its mean is 1/17 whatever the input.
+        torch.testing.assert_close(mean_head.layer_descriptors(att), torch.full((2, 2), 1 / 17))
+    peaks = torch.stack([peak_head.layer_descriptors(att) for att in attention])
+    assert peaks.std(0).min() > 0
+
+
+def sparse_classifier(**head):
+    return MODELS.build(dict(
+        type='ImageClassifier',
+        backbone=dict(type='ConvTokenViT', out_type='sparse_attention',
+                      arch=dict(embed_dims=[16, 32], num_heads=[1, 2], depths=[1, 3],
+                                patch_sizes=[7, 3], strides=[4, 2], paddings=[2, 1])),
+        head=dict(type='SparseAttentionHead', num_classes=3, in_channels=32, num_layers=2,
+                  num_heads=2, **head)))
+
+
+def test_loss_predict_and_gradients_through_image_classifier():
+    model = sparse_classifier(contrastive_loss=dict(type='ThresholdedContrastiveLoss',
+                                                    loss_weight=0.5))
+    x = torch.randn(4, 3, 64, 64)
+    samples = [DataSample().set_gt_label(i % 3) for i in range(4)]
+    losses = model(x, samples, mode='loss')
+    assert set(losses) == {'loss', 'loss_contrastive'}
+    sum(losses.values()).backward()
+    assert [n for n, p in model.named_parameters() if p.grad is None] == []
+    assert model.head.excitation[0].weight.grad.abs().sum() > 0  # SE learns
+    model.eval()
+    preds = model(x, mode='predict')
+    assert len(preds) == 4 and preds[0].pred_score.shape == (3, )
+    assert model.extract_feat(x)[0].tokens.shape == (4, 1 + 8 * 8, 32)
+
+
+def test_without_contrastive_loss_only_cross_entropy():
+    model = sparse_classifier()
+    samples = [DataSample().set_gt_label(0) for _ in range(2)]
+    assert set(model(torch.randn(2, 3, 64, 64), samples, mode='loss')) == {'loss'}
+
+
+def test_wrong_inputs_are_refused():
+    head = build_head()
+    with pytest.raises(TypeError, match="out_type='sparse_attention'"):
+        head.pre_logits((torch.randn(2, 32), ))
+    inputs = SparseAttentionInputs(torch.randn(1, 17, 32), torch.rand(1, 5, 2, 17), (4, 4),
+                                   (4, 4))
+    with pytest.raises(ValueError, match='num_layers=2'):
+        head.pre_logits((inputs, ))
+    with pytest.raises(ValueError, match='squeeze'):
+        build_head(squeeze='max')
