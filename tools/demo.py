@@ -1,7 +1,7 @@
 """The README's first command: show mmcell working end to end on data that needs no download.
 
 Writes synthetic single-cell crops (mmcell.datasets.write_cell_crops) unless they are there,
-trains a small classifier with tools/train.py, and evaluates its last checkpoint with
+trains CellViT (ConvTokenViT + SparseAttentionHead) with tools/train.py, and evaluates its last checkpoint with
 tools/test.py. Everything goes to work_dirs/.
 """
 import argparse
@@ -12,7 +12,7 @@ from pathlib import Path
 from mmcell.datasets import write_cell_crops
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = 'configs/smoke_resnet18_synthetic.py'
+CONFIG = 'configs/cellvit_synthetic.py'
 
 
 def parse_args():
@@ -40,7 +40,7 @@ def main():
         write_cell_crops(data_root / 'train', args.per_class, seed=0)
         write_cell_crops(data_root / 'val', max(1, args.per_class // 4), seed=1)
 
-    work_dir = f'{args.work_dir}/smoke_resnet18_synthetic'
+    work_dir = f'{args.work_dir}/cellvit_synthetic'
     options = ['--cfg-options', f'train_dataloader.dataset.data_root={data_root}',
                f'val_dataloader.dataset.data_root={data_root}',
                f'test_dataloader.dataset.data_root={data_root}']
