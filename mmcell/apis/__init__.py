@@ -1,0 +1,1 @@
+"""Inference API: classification, detection and the smear-to-differential-count pipeline."""

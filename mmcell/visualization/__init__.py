@@ -1,0 +1,1 @@
+"""Pictures: attention maps of the sparse head, detector feature maps, PR curves."""
