@@ -21,6 +21,20 @@ def run_tool(*args, cwd=ROOT, check=True):
     return proc
 
 
+@pytest.fixture(autouse=True)
+def isolated_default_scope():
+    """Undo any default scope a test sets (a Runner or init_default_scope does).
+
+    mmengine keeps the current scope globally, and a registry builds through the current
+    scope's registry: a scope left behind by one test would send the next test's
+    ``mmdet.registry.MODELS.build`` to mmpretrain's registry.
+    """
+    from mmengine.registry import DefaultScope
+    saved = dict(DefaultScope._instance_dict)
+    yield
+    DefaultScope._instance_dict = type(DefaultScope._instance_dict)(saved)
+
+
 @pytest.fixture(scope='session')
 def cell_crops(tmp_path_factory):
     """A tiny synthetic single-cell dataset: 5 classes x 4 images of 32 px, in the PBC layout."""
