@@ -77,11 +77,12 @@ def test_imagenet_resnet_weights_load_and_gates_start_open(tmp_path, attention):
     torch.testing.assert_close(weights, torch.full_like(weights, torch.sigmoid(torch.tensor(3.))))
 
     # Open gates keep the pretrained function far better than the default init does.
-    plain.eval(), model.eval()
+    plain.eval()
+    model.eval()
+    # The same ResNet weights, the units at their default init (no pretrained init_cfg).
     scratch = build(attention=attention, **SMALL)
-    scratch.load_state_dict(model.state_dict(), strict=False)
-    for u in units(scratch, abbr):  # back to the units' default init
-        u.gate_bias = None
+    scratch.load_state_dict(model.state_dict())
+    for u in units(scratch, abbr):
         for m in u.modules():
             if hasattr(m, 'reset_parameters'):
                 m.reset_parameters()
