@@ -31,6 +31,7 @@ setup(
         'mmdet>=3.3.0,<3.4',
         'mmpretrain>=1.2.0,<1.3',
         'opencv-python',
+        'safetensors',
         'setuptools<82',  # mmengine resolves `mmpretrain::` bases through pkg_resources
     ],
     extras_require={'tests': ['pytest', 'hypothesis']},

@@ -1,9 +1,12 @@
+import importlib.util
 import os
+import pathlib
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 # Real public data beside the project (see ../shared/data/README.md); tests that need it skip
@@ -19,6 +22,14 @@ def run_tool(*args, cwd=ROOT, check=True):
         raise AssertionError(f'{args} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n'
                              f'{proc.stderr[-6000:]}')
     return proc
+
+
+def load_tool(path):
+    """Import a tools/ script as a module (for its functions); ``path`` is relative to the root."""
+    spec = importlib.util.spec_from_file_location(Path(path).stem, ROOT / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(autouse=True)
@@ -72,3 +83,21 @@ def tiny_coco(tmp_path_factory):
     (root / 'ann.json').write_text(json.dumps(dict(images=images, annotations=annotations,
                                                    categories=categories)))
     return root
+
+
+class Payload:
+    """Unpickling this touches a marker file: proof that code from the checkpoint ran."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return pathlib.Path.touch, (pathlib.Path(self.marker), )
+
+
+@pytest.fixture
+def evil_checkpoint(tmp_path):
+    marker = tmp_path / 'code_ran'
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {'w': torch.zeros(1)}, 'meta': {'note': Payload(marker)}}, path)
+    return path, marker

@@ -19,6 +19,7 @@ VENV=${MMCELL_VENV:-$ROOT/.venv}
 WHEEL_DIR=${MMCELL_WHEEL_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mmcell/wheels}
 STACK=$ROOT/requirements/stack.txt
 TESTS=$ROOT/requirements/tests.txt
+HF_PARITY=$ROOT/requirements/hf_parity.txt
 FLAVOUR=$([ "${FORCE_CUDA:-0}" = 1 ] && echo cuda || echo cpu)
 
 say() { printf '[setup_env] %s\n' "$*"; }
@@ -26,7 +27,7 @@ pin() { sed -n "s/^$1==\([^ ]*\).*/\1/p" "$STACK"; }
 build_pin() { sed -n "s/^# mmcv-build: $1==\([^ ]*\).*/\1/p" "$STACK"; }
 
 # A stamp records what the environment was built from; if nothing changed there is nothing to do.
-fingerprint=$(cat "$STACK" "$TESTS" "$ROOT/setup.py" | sha256sum | cut -c1-16)-$FLAVOUR
+fingerprint=$(cat "$STACK" "$TESTS" "$HF_PARITY" "$ROOT/setup.py" | sha256sum | cut -c1-16)-$FLAVOUR
 stamp=$VENV/.mmcell-env
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ] && [ -x "$VENV/bin/python" ]; then
   say "environment $VENV is up to date"
@@ -99,6 +100,10 @@ pip install -q -r "$STACK" -r "$TESTS"
 # (setuptools warns at length about editable installs; keep that out of the way unless it fails)
 pip install -q --no-deps --no-build-isolation -e "$ROOT" 2>"$VENV/.mmcell-install.log" ||
   { cat "$VENV/.mmcell-install.log"; exit 1; }
+
+say "installing transformers into the side folder $VENV/hf-parity (parity tests only; see $HF_PARITY)"
+rm -rf "$VENV/hf-parity"
+pip install -q --target "$VENV/hf-parity" -c "$STACK" -r "$HF_PARITY"
 
 "$VENV/bin/python" - <<'EOF'
 import mmcv, mmcv.ops, mmdet, mmengine, mmpretrain, torch, torchvision

@@ -1,5 +1,4 @@
 """tools/train.py and tools/test.py, run as a user runs them."""
-import importlib.util
 import pickle
 
 import pytest
@@ -9,7 +8,7 @@ from mmengine.runner import Runner
 
 from mmcell.utils import load_local_checkpoint
 
-from ..conftest import ROOT, run_tool
+from ..conftest import ROOT, load_tool, run_tool
 from .tiny_config import tiny_classifier_config
 
 
@@ -90,15 +89,8 @@ def test_config_without_known_scope_is_a_clear_error(tmp_path):
     assert proc.returncode != 0 and "default_scope=None" in proc.stderr
 
 
-def load_train_tool():
-    spec = importlib.util.spec_from_file_location('train_tool', ROOT / 'tools' / 'train.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_amp_flag_picks_bf16_on_cpu_and_resume_flags(tiny_config, monkeypatch):
-    tool = load_train_tool()
+    tool = load_tool('tools/train.py')
     monkeypatch.setattr('sys.argv', ['train.py', str(tiny_config), '--amp', '--resume'])
     cfg = tool.merge_args(Config.fromfile(str(tiny_config)), tool.parse_args())
     expected = 'AmpOptimWrapper' if torch.cuda.is_available() else 'BF16OptimWrapper'

@@ -1,5 +1,4 @@
 """Checkpoints load under torch >= 2.6 without letting a pickle run code."""
-import pathlib
 from fractions import Fraction
 
 import numpy as np
@@ -12,24 +11,6 @@ from mmcell.utils import UnsafeCheckpointError, allow_checkpoint_types
 
 from ..conftest import run_tool
 from ..test_tools.tiny_config import tiny_classifier_config
-
-
-class Payload:
-    """Unpickling this touches a marker file: proof that code from the checkpoint ran."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return pathlib.Path.touch, (pathlib.Path(self.marker), )
-
-
-@pytest.fixture
-def evil_checkpoint(tmp_path):
-    marker = tmp_path / 'code_ran'
-    path = tmp_path / 'evil.pth'
-    torch.save({'state_dict': {'w': torch.zeros(1)}, 'meta': {'note': Payload(marker)}}, path)
-    return path, marker
 
 
 def test_mmengine_types_load(tmp_path):
