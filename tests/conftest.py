@@ -101,3 +101,26 @@ def evil_checkpoint(tmp_path):
     path = tmp_path / 'evil.pth'
     torch.save({'state_dict': {'w': torch.zeros(1)}, 'meta': {'note': Payload(marker)}}, path)
     return path, marker
+
+
+@pytest.fixture(scope='session')
+def munich_aml(tmp_path_factory):
+    """The TCIA layout with all 15 codes, 4 images each: 400x400 RGBA TIFFs, as the archive has.
+
+    Returns the data root (the folder that holds ``AML-Cytomorphology``).
+    """
+    import numpy as np
+    from PIL import Image
+
+    from mmcell.datasets import MUNICH_AML_CLASSES
+    root = tmp_path_factory.mktemp('munich')
+    rng = np.random.default_rng(0)
+    for k, code in enumerate(MUNICH_AML_CLASSES):
+        folder = root / 'AML-Cytomorphology' / code
+        folder.mkdir(parents=True)
+        for n in range(1, 5):
+            rgba = np.zeros((400, 400, 4), np.uint8)
+            rgba[..., :3] = rng.integers(0, 256, 3) // 2 + 16 * k // 2
+            rgba[..., 3] = 255
+            Image.fromarray(rgba, 'RGBA').save(folder / f'{code}_{n:04d}.tiff')
+    return root

@@ -1,0 +1,22 @@
+# CellViT on Munich AML, the paper's recipe (Wang et al., 2023, Sect. 4.2): 224x224, batch 32,
+# SGD momentum 0.9, weight decay 5e-4, lr 1e-3 divided by 10 at epochs 40/70/90, 100 epochs,
+# the 10 paper classes, cross-entropy + thresholded contrastive loss (t = 0.4).
+# Fold 0 of the seeded 5-fold split; `python tools/cross_validate.py configs/cellvit_munich.py`
+# runs all five.
+_base_ = [
+    './_base_/models/cellvit.py',
+    './_base_/datasets/munich_aml.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
+custom_imports = dict(imports=['mmcell'], allow_failed_imports=False)
+
+model = dict(head=dict(num_classes=10))
+
+optim_wrapper = dict(optimizer=dict(type='SGD', lr=1e-3, momentum=0.9, weight_decay=5e-4))
+param_scheduler = dict(type='MultiStepLR', by_epoch=True, milestones=[40, 70, 90], gamma=0.1)
+train_cfg = dict(by_epoch=True, max_epochs=100, val_interval=5)
+val_cfg = dict()
+test_cfg = dict()
+default_hooks = dict(checkpoint=dict(interval=5, max_keep_ckpts=2, save_best='auto'))
+auto_scale_lr = dict(base_batch_size=32)
+randomness = dict(seed=0)
