@@ -1,30 +1,68 @@
-"""The shipped classification configs build through the registries and train a step."""
+"""Every shipped classification config builds through the registries and trains a step."""
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import DATASETS, MODELS
 
-from ..conftest import ROOT
+from ..conftest import DATA, ROOT
+
+MUNICH_CONFIGS = {
+    # config: (head type, backbone out_type, has the contrastive loss)
+    'cellvit_munich.py': ('SparseAttentionHead', 'sparse_attention', True),
+    'cellvit_munich_cls-head.py': ('LinearClsHead', 'cls_token', False),
+    'cellvit_munich_no-contrastive.py': ('SparseAttentionHead', 'sparse_attention', False),
+    'vit-b16_munich.py': ('LinearClsHead', 'cls_token', False),
+    'vit-b16_munich_contrastive.py': ('ContrastiveLinearClsHead', 'cls_token', True),
+}
 
 
-def test_cellvit_synthetic_builds_and_takes_a_training_step(cell_crops):
-    cfg = Config.fromfile(str(ROOT / 'configs' / 'cellvit_synthetic.py'))
+def training_step(cfg, data_root, num=2):
     init_default_scope(cfg.default_scope)
     model = MODELS.build(cfg.model)
-    assert type(model.backbone).__name__ == 'ConvTokenViT'
-    assert model.backbone.out_type == 'sparse_attention'
-    assert type(model.head).__name__ == 'SparseAttentionHead'
-    assert model.head.contrastive_loss.threshold == 0.4
-
-    dataset = DATASETS.build(dict(cfg.train_dataloader.dataset, data_root=str(cell_crops),
-                                  data_prefix=''))
-    assert len(dataset) == 20
-    batch = [dataset[i] for i in range(4)]
-    assert batch[0]['inputs'].shape == (3, 96, 96)  # the pipeline resizes 32 px crops
+    dataset = DATASETS.build(dict(cfg.train_dataloader.dataset, data_root=str(data_root)))
+    batch = [dataset[i] for i in range(num)]
     data = model.data_preprocessor(
         {k: [b[k] for b in batch] for k in ('inputs', 'data_samples')}, True)
     losses = model(**data, mode='loss')
-    assert set(losses) == {'loss', 'loss_contrastive'}
     total, _ = model.parse_losses(losses)
     total.backward()
     assert torch.isfinite(total)
+    return model, batch, losses
+
+
+def test_cellvit_synthetic(cell_crops):
+    cfg = Config.fromfile(str(ROOT / 'configs' / 'cellvit_synthetic.py'))
+    cfg.train_dataloader.dataset.data_prefix = ''
+    model, batch, losses = training_step(cfg, cell_crops, num=4)
+    assert model.backbone.out_type == 'sparse_attention'
+    assert model.head.contrastive_loss.threshold == 0.4
+    assert batch[0]['inputs'].shape == (3, 96, 96)  # the pipeline resizes 32 px crops
+    assert set(losses) == {'loss', 'loss_contrastive'}
+
+
+@pytest.mark.parametrize('name', MUNICH_CONFIGS)
+def test_munich_configs(name, munich_aml):
+    cfg = Config.fromfile(str(ROOT / 'configs' / name))
+    head, out_type, contrastive = MUNICH_CONFIGS[name]
+    # The paper's recipe.
+    assert cfg.train_dataloader.batch_size == 32
+    assert cfg.optim_wrapper.optimizer == dict(type='SGD', lr=1e-3, momentum=0.9,
+                                               weight_decay=5e-4)
+    assert cfg.param_scheduler.milestones == [40, 70, 90] and cfg.train_cfg.max_epochs == 100
+    assert cfg.train_dataloader.dataset.classes == \
+        ('NGS', 'NGB', 'LYT', 'MON', 'EOS', 'BAS', 'MYO', 'PMO', 'MYB', 'EBO')
+    model, batch, losses = training_step(cfg, munich_aml)
+    assert type(model.head).__name__ == head and model.backbone.out_type == out_type
+    assert batch[0]['inputs'].shape == (3, 224, 224)
+    assert ('loss_contrastive' in losses) == contrastive
+    if contrastive:
+        assert model.head.contrastive_loss.threshold == 0.4
+
+
+@pytest.mark.skipif(not (DATA / 'pbc').is_dir(), reason='no PBC data')
+def test_cellvit_pbc():
+    cfg = Config.fromfile(str(ROOT / 'configs' / 'cellvit_pbc.py'))
+    model, batch, losses = training_step(cfg, DATA / 'pbc')
+    assert model.head.num_classes == 8 and batch[0]['inputs'].shape == (3, 128, 128)
+    assert set(losses) == {'loss', 'loss_contrastive'}

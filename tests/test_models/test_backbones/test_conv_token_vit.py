@@ -135,3 +135,15 @@ def test_sparse_mode_leaves_out_the_last_layer_and_final_norm():
     assert math.isclose(sum(p.numel() for p in plain.parameters()) -
                         sum(p.numel() for p in model.parameters()),
                         sum(p.numel() for p in plain.stages[1][2].parameters()) + 2 * 32)
+
+
+@pytest.mark.parametrize('arch, layers', [('cvt-13', 9), ('cvt-21', 15), ('paper', 9)])
+def test_every_arch_gives_every_out_type(arch, layers):
+    x = torch.randn(1, 3, 96, 96)  # 6x6 tokens in the last stage, 3x3 keys
+    with torch.no_grad():
+        assert build(arch=arch, out_type='cls_token')(x)[0].shape == (1, 384)
+        assert build(arch=arch, out_type='avg_featmap')(x)[0].shape == (1, 384)
+        assert build(arch=arch, out_type='featmap')(x)[0].shape == (1, 384, 6, 6)
+        sparse = build(arch=arch, out_type='sparse_attention')(x)[0]
+    assert sparse.tokens.shape == (1, 37, 384)
+    assert sparse.cls_attention.shape == (1, layers, 6, 10)

@@ -98,3 +98,23 @@ def test_wrong_inputs_are_refused():
         head.pre_logits((inputs, ))
     with pytest.raises(ValueError, match='squeeze'):
         build_head(squeeze='max')
+
+
+def test_contrastive_linear_head_adds_the_loss_to_a_stock_backbone():
+    model = MODELS.build(dict(
+        type='ImageClassifier',
+        backbone=dict(type='VisionTransformer', arch=dict(embed_dims=32, num_layers=1,
+                                                           num_heads=2, feedforward_channels=64),
+                      img_size=32, patch_size=8),
+        head=dict(type='ContrastiveLinearClsHead', num_classes=3, in_channels=32,
+                  contrastive_loss=dict(type='ThresholdedContrastiveLoss', loss_weight=0.5))))
+    x = torch.randn(4, 3, 32, 32)
+    samples = [DataSample().set_gt_label(i % 2) for i in range(4)]
+    losses = model(x, samples, mode='loss')
+    feature = model.head.pre_logits(model.extract_feat(x))
+    cos = torch.nn.functional.normalize(feature, dim=1) @ \
+        torch.nn.functional.normalize(feature, dim=1).T
+    same = torch.tensor([0, 1, 0, 1])[:, None] == torch.tensor([0, 1, 0, 1])[None]
+    expected = 0.5 * torch.where(same, 1 - cos, (cos - 0.4).clamp(min=0)).sum() / 16
+    torch.testing.assert_close(losses['loss_contrastive'], expected)
+    assert set(losses) == {'loss', 'loss_contrastive'}

@@ -1,0 +1,43 @@
+"""tools/analysis_tools/get_flops.py counts what the papers count."""
+import torch
+from mmengine.analysis import FlopAnalyzer
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmpretrain.registry import MODELS
+
+from ..conftest import ROOT, load_tool, run_tool
+
+TOOL = 'tools/analysis_tools/get_flops.py'
+
+
+def test_cvt13_matches_the_published_complexity():
+    """CvT-13 (Wu et al. 2021, Table 2): 20M parameters, 4.5G FLOPs at 224."""
+    cfg = Config.fromfile(str(ROOT / 'configs' / 'cellvit_munich_cls-head.py'))
+    init_default_scope('mmpretrain')
+    params, flops, by_module = load_tool(TOOL).complexity(MODELS.build(cfg.model), (3, 224, 224))
+    assert 19.5e6 < params < 19.7e6
+    assert 4.5e9 < flops < 4.65e9
+    assert by_module['backbone'] > 0.99 * flops
+
+
+def test_attention_flops_are_counted_exactly():
+    """The SDPA handle adds Q K^T and A V of one attention layer: 2 * N * Nk * C."""
+    init_default_scope('mmpretrain')
+    tool = load_tool(TOOL)
+    model = MODELS.build(dict(
+        type='ImageClassifier',
+        backbone=dict(type='ConvTokenViT', arch=dict(
+            embed_dims=[64], num_heads=[2], depths=[1], patch_sizes=[4], strides=[4],
+            paddings=[0]), out_type='avg_featmap'),
+        head=dict(type='LinearClsHead', num_classes=2, in_channels=64))).eval()
+    inputs = torch.randn(1, 3, 32, 32)
+    without = FlopAnalyzer(tool.TensorMode(model), inputs)
+    without.unsupported_ops_warnings(False)
+    _, flops, _ = tool.complexity(model, (3, 32, 32))
+    n, nk, c = 1 + 64, 1 + 16, 64  # 8x8 tokens + CLS; keys on the 4x4 grid (stride 2) + CLS
+    assert flops - without.total() == 2 * n * nk * c
+
+
+def test_cli_prints_the_figures():
+    proc = run_tool(TOOL, 'configs/cellvit_munich.py')
+    assert 'parameters: 19.60 M' in proc.stdout and 'FLOPs:      4.28 G' in proc.stdout
