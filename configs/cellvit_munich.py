@@ -6,17 +6,8 @@
 _base_ = [
     './_base_/models/cellvit.py',
     './_base_/datasets/munich_aml.py',
-    'mmpretrain::_base_/default_runtime.py',
+    './_base_/schedules/paper_sgd_100e.py',
 ]
 custom_imports = dict(imports=['mmcell'], allow_failed_imports=False)
 
 model = dict(head=dict(num_classes=10))
-
-optim_wrapper = dict(optimizer=dict(type='SGD', lr=1e-3, momentum=0.9, weight_decay=5e-4))
-param_scheduler = dict(type='MultiStepLR', by_epoch=True, milestones=[40, 70, 90], gamma=0.1)
-train_cfg = dict(by_epoch=True, max_epochs=100, val_interval=5)
-val_cfg = dict()
-test_cfg = dict()
-default_hooks = dict(checkpoint=dict(interval=5, max_keep_ckpts=2, save_best='auto'))
-auto_scale_lr = dict(base_batch_size=32)
-randomness = dict(seed=0)

@@ -12,8 +12,16 @@ MUNICH_CONFIGS = {
     'cellvit_munich.py': ('SparseAttentionHead', 'sparse_attention', True),
     'cellvit_munich_cls-head.py': ('LinearClsHead', 'cls_token', False),
     'cellvit_munich_no-contrastive.py': ('SparseAttentionHead', 'sparse_attention', False),
-    'vit-b16_munich.py': ('LinearClsHead', 'cls_token', False),
-    'vit-b16_munich_contrastive.py': ('ContrastiveLinearClsHead', 'cls_token', True),
+    'baselines/vit-b16_munich.py': ('LinearClsHead', 'cls_token', False),
+    'baselines/vit-b16_munich_contrastive.py': ('ContrastiveLinearClsHead', 'cls_token', True),
+}
+# Paper Table 7: backbone type of each baseline.
+BASELINES = {
+    'vgg16_munich.py': 'VGG', 'resnet50_munich.py': 'ResNet', 'resnet152_munich.py': 'ResNet',
+    'seresnet50_munich.py': 'SEResNet', 'seresnet101_munich.py': 'SEResNet',
+    'efficientnet-b0_munich.py': 'EfficientNet', 'swin-t_munich.py': 'SwinTransformer',
+    't2t-vit-14_munich.py': 'T2T_ViT', 'vit-b16_munich.py': 'VisionTransformer',
+    'vit-b16_munich_contrastive.py': 'VisionTransformer',
 }
 
 
@@ -41,17 +49,33 @@ def test_cellvit_synthetic(cell_crops):
     assert set(losses) == {'loss', 'loss_contrastive'}
 
 
-@pytest.mark.parametrize('name', MUNICH_CONFIGS)
-def test_munich_configs(name, munich_aml):
+def paper_recipe(name):
+    """Load a Munich config and check it follows the paper's data and schedule."""
     cfg = Config.fromfile(str(ROOT / 'configs' / name))
-    head, out_type, contrastive = MUNICH_CONFIGS[name]
-    # The paper's recipe.
     assert cfg.train_dataloader.batch_size == 32
     assert cfg.optim_wrapper.optimizer == dict(type='SGD', lr=1e-3, momentum=0.9,
                                                weight_decay=5e-4)
     assert cfg.param_scheduler.milestones == [40, 70, 90] and cfg.train_cfg.max_epochs == 100
     assert cfg.train_dataloader.dataset.classes == \
         ('NGS', 'NGB', 'LYT', 'MON', 'EOS', 'BAS', 'MYO', 'PMO', 'MYB', 'EBO')
+    assert cfg.train_dataloader.dataset.pipeline[1] == dict(type='Resize', scale=224)
+    return cfg
+
+
+@pytest.mark.parametrize('name', BASELINES)
+def test_baseline_configs(name, munich_aml):
+    cfg = paper_recipe(f'baselines/{name}')
+    assert cfg.model.get('train_cfg') is None  # no mixup/cutmix: the same data as CellViT
+    model, _, losses = training_step(cfg, munich_aml)
+    assert type(model.backbone).__name__ == BASELINES[name]
+    assert losses['loss'].ndim == 0 and torch.isfinite(losses['loss'])
+    assert model.head.loss_module.__class__.__name__ == 'CrossEntropyLoss'
+
+
+@pytest.mark.parametrize('name', MUNICH_CONFIGS)
+def test_munich_configs(name, munich_aml):
+    cfg = paper_recipe(name)
+    head, out_type, contrastive = MUNICH_CONFIGS[name]
     model, batch, losses = training_step(cfg, munich_aml)
     assert type(model.head).__name__ == head and model.backbone.out_type == out_type
     assert batch[0]['inputs'].shape == (3, 224, 224)
