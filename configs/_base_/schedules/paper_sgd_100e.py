@@ -8,6 +8,7 @@ param_scheduler = dict(type='MultiStepLR', by_epoch=True, milestones=[40, 70, 90
 train_cfg = dict(by_epoch=True, max_epochs=100, val_interval=5)
 val_cfg = dict()
 test_cfg = dict()
-default_hooks = dict(checkpoint=dict(interval=5, max_keep_ckpts=2, save_best='auto'))
+default_hooks = dict(logger=dict(interval=10),
+                     checkpoint=dict(interval=5, max_keep_ckpts=2, save_best='auto'))
 auto_scale_lr = dict(base_batch_size=32)
 randomness = dict(seed=0)
