@@ -1,0 +1,72 @@
+"""Chula-RBC-12 points to COCO boxes, on the real files."""
+import json
+
+import numpy as np
+import pytest
+from mmdet.registry import DATASETS
+
+from mmcell.datasets.chula_rbc12 import CHULA_CLASSES, cell_mask, read_chula_points
+
+from ..conftest import DATA, run_tool
+
+CHULA = DATA / 'chula_rbc12'
+pytestmark = pytest.mark.skipif(not CHULA.is_dir(), reason=f'no Chula-RBC-12 at {CHULA}')
+
+
+@pytest.fixture(scope='module')
+def converted(tmp_path_factory):
+    root = tmp_path_factory.mktemp('chula')
+    (root / 'Dataset').mkdir()
+    (root / 'Label').mkdir()
+    names = sorted(p.stem for p in (CHULA / 'Label').glob('*.txt'))[:20]
+    for n in names:
+        (root / 'Dataset' / f'{n}.jpg').symlink_to(CHULA / 'Dataset' / f'{n}.jpg')
+        (root / 'Label' / f'{n}.txt').symlink_to(CHULA / 'Label' / f'{n}.txt')
+    (root / 'Dataset' / 'unlabelled.jpg').symlink_to(CHULA / 'Dataset' / f'{names[0]}.jpg')
+    proc = run_tool('tools/dataset_converters/chula_to_coco.py', root, root / 'coco.json')
+    return root, names, json.loads((root / 'coco.json').read_text()), proc.stdout
+
+
+def test_one_box_per_labelled_cell(converted):
+    root, names, coco, stdout = converted
+    assert len(coco['images']) == 20 and 'skipped 1 image(s)' in stdout
+    expected = sum(len(read_chula_points(root / 'Label' / f'{n}.txt')) for n in names)
+    assert len(coco['annotations']) == expected
+    assert [c['name'] for c in coco['categories']] == list(CHULA_CLASSES)
+
+
+def test_boxes_fit_the_cells(converted):
+    import cv2
+    root, _, coco, _ = converted
+    inside, foreground, sides = [], [], []
+    files = {i['id']: i['file_name'] for i in coco['images']}
+    masks = {i: cell_mask(cv2.imread(str(root / f))) > 0 for i, f in files.items()}
+    for ann in coco['annotations']:
+        x, y, w, h = ann['bbox']
+        px, py = ann['point']
+        inside.append(x <= px <= x + w and y <= py <= y + h)
+        foreground.append(masks[ann['image_id']][int(y):int(y + h), int(x):int(x + w)].mean())
+        sides.append(max(w, h))
+    assert np.mean(inside) > 0.99  # each box holds its labelled centre
+    assert 25 < np.median(sides) < 50  # red cells at 1000x in 640x480: ~35 px across
+    assert np.mean(np.array(foreground) > 0.6) > 0.9  # and covers cell, not background
+
+
+def test_loads_as_a_coco_dataset(converted):
+    root, _, coco, _ = converted
+    dataset = DATASETS.build(dict(type='CocoDataset', data_root=str(root), ann_file='coco.json',
+                                  data_prefix=dict(img=''), metainfo=dict(classes=CHULA_CLASSES),
+                                  pipeline=[]))
+    assert len(dataset) == 20
+    assert sum(len(dataset.get_data_info(i)['instances']) for i in range(20)) == \
+        len(coco['annotations'])
+
+
+def test_bad_label_line_is_named(tmp_path):
+    path = tmp_path / '1.txt'
+    path.write_text('10 20 0\n10 20\n')
+    with pytest.raises(ValueError, match=r'1.txt, line 2: expected "x y type"'):
+        read_chula_points(path)
+    path.write_text('10 20 13\n')
+    with pytest.raises(ValueError, match='type 13 is not in 0-12'):
+        read_chula_points(path)

@@ -1,0 +1,63 @@
+"""Convert Chula-RBC-12 point labels to a COCO box file, measuring each cell in its image.
+
+Reads <root>/Dataset/<n>.jpg and <root>/Label/<n>.txt ("x y type" per red cell) and writes a
+COCO json with one box per labelled cell, estimated from the image
+(mmcell.datasets.chula_rbc12.estimate_cell_boxes: segmentation + seeded watershed), and the 13
+Chula types as categories. Images without a label file are listed and skipped.
+
+Example:
+    python tools/dataset_converters/chula_to_coco.py ../shared/data/chula_rbc12 \
+        work_dirs/data/chula_rbc12/annotations.json
+"""
+import argparse
+import json
+from pathlib import Path
+
+import cv2
+from mmengine.utils import ProgressBar
+
+from mmcell.datasets.chula_rbc12 import CHULA_CLASSES, estimate_cell_boxes, read_chula_points
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('root', help='the Chula-RBC-12 folder (with Dataset/ and Label/)')
+    parser.add_argument('out', help='COCO json to write')
+    return parser.parse_args()
+
+
+def main():
+    args = parse_args()
+    root = Path(args.root)
+    labels = {p.stem: p for p in (root / 'Label').glob('*.txt')}
+    images = sorted((root / 'Dataset').glob('*.jpg'), key=lambda p: (len(p.stem), p.stem))
+    if not labels or not images:
+        raise SystemExit(f'{root}: expected Dataset/*.jpg and Label/*.txt')
+    coco = dict(images=[], annotations=[],
+                categories=[dict(id=i, name=n) for i, n in enumerate(CHULA_CLASSES)])
+    skipped = [p.name for p in images if p.stem not in labels]
+    progress = ProgressBar(len(images) - len(skipped))
+    for image_id, path in enumerate((p for p in images if p.stem in labels), 1):
+        img = cv2.imread(str(path))
+        if img is None:
+            raise SystemExit(f'{path}: cannot be decoded as an image')
+        points = read_chula_points(labels[path.stem])
+        h, w = img.shape[:2]
+        coco['images'].append(dict(id=image_id, file_name=f'Dataset/{path.name}', width=w,
+                                   height=h))
+        for (x1, y1, x2, y2), (x, y, cls) in zip(estimate_cell_boxes(img, points[:, :2]), points):
+            coco['annotations'].append(dict(
+                id=len(coco['annotations']) + 1, image_id=image_id, category_id=int(cls),
+                bbox=[float(x1), float(y1), float(x2 - x1), float(y2 - y1)],
+                area=float((x2 - x1) * (y2 - y1)), iscrowd=0, point=[int(x), int(y)]))
+        progress.update()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(coco))
+    print(f'\n{len(coco["images"])} images, {len(coco["annotations"])} boxes -> {out}')
+    if skipped:
+        print(f'skipped {len(skipped)} image(s) without a label file: {skipped[:10]}')
+
+
+if __name__ == '__main__':
+    main()
