@@ -1,8 +1,9 @@
 """Test (and evaluate) a checkpoint with an mmpretrain- or mmdet-scope config.
 
-Classification tests also print the per-class report of Wang et al. (2023), Table 6, and write
-it (CSV, JSON) with the confusion matrix (PNG) to the run's log folder (mmcell's
-``ClassificationReport``).
+Every test also prints mmcell's per-class report and writes it (CSV, JSON) with a picture (PNG)
+to the run's log folder: for classification, Wang et al. (2023) Table 6 and the confusion matrix
+(``ClassificationReport``); for detection, Song et al. (2021) Tables 3/4/7 (recall, precision
+and F1 at score 0.5, AP, mAP) and the PR curves (``DetectionReport``).
 """
 import argparse
 import os
@@ -18,6 +19,8 @@ from mmcell.utils import config_scope, setup_cpu_distributed, set_work_dir
 # What differs between the scopes: the metric that dumps predictions and the
 # visualization hook's switches.
 DUMP_METRIC = {'mmpretrain': 'DumpResults', 'mmdet': 'mmdet.DumpDetResults'}
+# mmcell's per-class report of each scope (paper tables, confusion matrix or PR curves).
+REPORT_METRIC = {'mmpretrain': 'ClassificationReport', 'mmdet': 'DetectionReport'}
 
 
 def parse_args():
@@ -91,9 +94,7 @@ def main():
 
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    extra = []
-    if scope == 'mmpretrain':
-        extra.append(dict(type='ClassificationReport', out_dir=runner.log_dir))
+    extra = [dict(type=REPORT_METRIC[scope], out_dir=runner.log_dir)]
     if args.out and args.out_item == 'pred':
         extra.append(dict(type=DUMP_METRIC[scope], out_file_path=args.out))
     evaluator = runner.test_evaluator

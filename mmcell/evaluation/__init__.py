@@ -1,4 +1,5 @@
 """Metrics and reports (per-class tables, confusion matrices, PR curves) on top of mmpretrain's and mmdet's metrics."""
 from .classification_report import ClassificationReport, report_rows
+from .detection_report import DetectionReport
 
-__all__ = ['ClassificationReport', 'report_rows']
+__all__ = ['ClassificationReport', 'DetectionReport', 'report_rows']

@@ -156,6 +156,11 @@ def test_mmdet_scope_config_trains_tests_and_dumps(tmp_path, tiny_coco):
     assert len(dets) == 4 and {'bboxes', 'scores', 'labels'} <= set(dets[0]['pred_instances'])
     painted = list(work_dir.glob('*/painted/*.png'))
     assert len(painted) == 4
+    # mmcell's detection report: a row per class and overall, and the PR curves.
+    (report, ) = work_dir.glob('*/detection_report.csv')
+    assert [line.split(',')[0] for line in report.read_text().splitlines()] == \
+        ['class', 'rbc', 'wbc', 'overall']
+    assert (report.parent / 'pr_curves.png').stat().st_size > 5000
 
 
 def test_mmpretrain_show_dir_paints_predictions(tmp_path, tiny_config):

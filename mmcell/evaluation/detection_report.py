@@ -1,0 +1,158 @@
+"""Per-class detection report of Song et al. (2021), Tables 3, 4 and 7, and PR curves (Fig. 8)."""
+import csv
+import json
+import os
+import os.path as osp
+
+import numpy as np
+from mmdet.evaluation.functional.mean_ap import average_precision, tpfp_default
+from mmdet.registry import METRICS
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
+
+COLUMNS = ('recall', 'precision', 'f1-score', 'ap', 'gts', 'dets')
+
+
+def match_class(results, label, iou_thr):
+    """Scores, true-positive flags and the number of (non-ignored) ground truths of one class.
+
+    Boxes are matched per image by mmdet's ``tpfp_default`` (the VOC rule: highest score first,
+    IoU >= ``iou_thr``, each ground truth once; matches to ignored boxes count as neither).
+    """
+    scores, tps, num_gts = [], [], 0
+    for gt, dets in results:
+        det = dets[label]
+        gt_boxes = gt['bboxes'][gt['labels'] == label]
+        ignore = gt['bboxes_ignore'][gt['labels_ignore'] == label]
+        tp, fp = tpfp_default(det, gt_boxes, ignore, iou_thr)
+        keep = (tp[0] + fp[0]) > 0  # drop detections matched to ignored boxes
+        scores.append(det[keep, 4])
+        tps.append(tp[0][keep])
+        num_gts += len(gt_boxes)
+    return np.concatenate(scores), np.concatenate(tps).astype(bool), num_gts
+
+
+def class_report(scores, tps, num_gts, score_thr):
+    """One class's row and its PR curve, from its detections' scores and TP flags."""
+    order = np.argsort(-scores, kind='stable')
+    tp_cum = np.cumsum(tps[order])
+    recalls = tp_cum / max(num_gts, 1)
+    precisions = tp_cum / np.arange(1, len(order) + 1)
+    ap = float(average_precision(recalls, precisions, 'area')) if len(order) else 0.
+    kept = scores >= score_thr
+    tp = int(tps[kept].sum())
+    recall = tp / num_gts if num_gts else 0.
+    precision = tp / int(kept.sum()) if kept.any() else 0.
+    f1 = 2 * recall * precision / (recall + precision) if recall + precision else 0.
+    row = dict(recall=100 * recall, precision=100 * precision, **{'f1-score': 100 * f1},
+               ap=100 * ap, gts=num_gts, dets=int(kept.sum()))
+    return row, (recalls, precisions)
+
+
+def plot_pr_curves(curves, path):
+    """Save one precision-recall curve per class, AP in the legend, as a PNG."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    figure, axes = plt.subplots(figsize=(6, 5))
+    for name, (recalls, precisions, ap) in curves.items():
+        axes.plot(np.concatenate([[0], recalls]), np.concatenate([[1], precisions]),
+                  label=f'{name} (AP {ap:.1f})')
+    axes.set(xlabel='recall', ylabel='precision', xlim=(0, 1), ylim=(0, 1.02),
+             title='Precision-recall per class (IoU 0.5)')
+    axes.grid(alpha=0.3)
+    axes.legend(loc='lower left')
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+@METRICS.register_module()
+class DetectionReport(BaseMetric):
+    """Per class and overall: recall, precision and F1 at a score threshold, AP; mAP; PR curves.
+
+    Matching and AP come from mmdet's VOC evaluation (``tpfp_default``, ``average_precision``
+    in 'area' mode, as ``VOCMetric(eval_mode='area')``), at IoU ``iou_thr``. Recall, precision
+    and F1 count the detections scoring at least ``score_thr`` (the paper's tables); AP uses
+    them all. The "overall" row sums TPs, detections and ground truths over classes; its AP is
+    the mAP. Writes ``detection_report.csv``/``.json`` and ``pr_curves.png`` to ``out_dir``;
+    ``tools/test.py`` adds this metric to every detection test.
+
+    Args:
+        score_thr (float): Score threshold for recall/precision/F1. Defaults to 0.5.
+        iou_thr (float): IoU for a match. Defaults to 0.5.
+        out_dir (str, optional): Where to write the files; nothing is written when None.
+            Defaults to None.
+        collect_device (str): Defaults to 'cpu'.
+        prefix (str): Defaults to 'report'.
+    """
+    default_prefix = 'report'
+
+    def __init__(self, score_thr=0.5, iou_thr=0.5, out_dir=None, collect_device='cpu',
+                 prefix=None):
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self.score_thr = score_thr
+        self.iou_thr = iou_thr
+        self.out_dir = out_dir
+
+    def process(self, data_batch, data_samples):
+        for sample in data_samples:
+            gt, ignored, pred = (sample['gt_instances'], sample['ignored_instances'],
+                                 sample['pred_instances'])
+            ann = dict(labels=gt['labels'].cpu().numpy(), bboxes=gt['bboxes'].cpu().numpy(),
+                       labels_ignore=ignored['labels'].cpu().numpy(),
+                       bboxes_ignore=ignored['bboxes'].cpu().numpy().reshape(-1, 4))
+            boxes = np.hstack([pred['bboxes'].cpu().numpy(),
+                               pred['scores'].cpu().numpy()[:, None]])
+            labels = pred['labels'].cpu().numpy()
+            self.results.append(
+                (ann, [boxes[labels == k] for k in range(len(self.dataset_meta['classes']))]))
+
+    def compute_metrics(self, results):
+        classes = self.dataset_meta['classes']
+        rows, curves, totals = [], {}, dict(tp=0, dets=0, gts=0)
+        for label, name in enumerate(classes):
+            scores, tps, num_gts = match_class(results, label, self.iou_thr)
+            row, (recalls, precisions) = class_report(scores, tps, num_gts, self.score_thr)
+            rows.append(dict(name=name, **row))
+            curves[name] = (recalls, precisions, row['ap'])
+            totals['tp'] += int(tps[scores >= self.score_thr].sum())
+            totals['dets'] += row['dets']
+            totals['gts'] += num_gts
+        recall = totals['tp'] / max(totals['gts'], 1)
+        precision = totals['tp'] / max(totals['dets'], 1)
+        rows.append(dict(name='overall', recall=100 * recall, precision=100 * precision,
+                         **{'f1-score': 200 * recall * precision / max(recall + precision, 1e-12)},
+                         ap=float(np.mean([r['ap'] for r in rows])), gts=totals['gts'],
+                         dets=totals['dets']))
+        print_log(f'\nscore >= {self.score_thr}, IoU {self.iou_thr} (AP: all scores; overall AP = '
+                  f'mAP)\n{format_rows(rows)}', logger='current')
+        if self.out_dir:
+            self.save(rows, curves)
+        overall = rows[-1]
+        return {'mAP': overall['ap'], 'recall': overall['recall'],
+                'precision': overall['precision'], 'f1-score': overall['f1-score']}
+
+    def save(self, rows, curves):
+        os.makedirs(self.out_dir, exist_ok=True)
+        with open(osp.join(self.out_dir, 'detection_report.csv'), 'w', newline='') as f:
+            writer = csv.writer(f)
+            writer.writerow(('class', ) + COLUMNS)
+            for row in rows:
+                writer.writerow([row['name']] + [row[c] for c in COLUMNS])
+        with open(osp.join(self.out_dir, 'detection_report.json'), 'w') as f:
+            json.dump(dict(score_thr=self.score_thr, iou_thr=self.iou_thr, rows=rows), f,
+                      indent=2)
+        plot_pr_curves(curves, osp.join(self.out_dir, 'pr_curves.png'))
+        print_log(f'detection report and PR curves written to {self.out_dir}', logger='current')
+
+
+def format_rows(rows):
+    """The rows as a fixed-width text table."""
+    width = max(len(r['name']) for r in rows) + 2
+    lines = [' ' * width + ''.join(f'{c:>11}' for c in COLUMNS)]
+    for row in rows:
+        cells = ''.join(f'{row[c]:>11.2f}' if c not in ('gts', 'dets') else f'{row[c]:>11}'
+                        for c in COLUMNS)
+        lines.append(f'{row["name"]:<{width}}{cells}')
+    return '\n'.join(lines)
