@@ -1,1 +1,4 @@
-"""Inference API: classification, detection and the smear-to-differential-count pipeline."""
+"""Inference APIs: whole smear fields through tiled detection."""
+from .tiled_inference import inference_detector_tiled
+
+__all__ = ['inference_detector_tiled']
