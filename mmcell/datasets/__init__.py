@@ -7,7 +7,8 @@ from .synthetic import CELL_STYLES, render_cell_crop, write_cell_crops
 
 __all__ = [
     'CellFolderDataset', 'DatasetError', 'check_image_file', 'MUNICH_AML_CLASSES', 'PAPER_CLASSES',
-    'MunichAMLDataset', 'PBC_FINE_PREFIXES', 'PBCDataset', 'RBC14_CLASSES', 'RBC14Dataset', 'canonical_rbc_name',
+    'MunichAMLDataset', 'PBC_FINE_PREFIXES', 'PBCDataset', 'RBC14_CLASSES', 'RBC14Dataset',
+    'canonical_rbc_name',
     'assign_stratified', 'read_groups',
     'split_indices', 'CELL_STYLES', 'render_cell_crop',
     'write_cell_crops'

@@ -30,7 +30,8 @@ def read_chula_points(path):
                 continue
             parts = line.split()
             if len(parts) != 3 or not all(p.lstrip('-').isdigit() for p in parts):
-                raise ValueError(f'{path}, line {number}: expected "x y type", got {line.strip()!r}')
+                raise ValueError(
+                    f'{path}, line {number}: expected "x y type", got {line.strip()!r}')
             x, y, cls = map(int, parts)
             if not 0 <= cls < len(CHULA_CLASSES):
                 raise ValueError(f'{path}, line {number}: type {cls} is not in 0-12')

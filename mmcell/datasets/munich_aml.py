@@ -43,4 +43,5 @@ class MunichAMLDataset(CellFolderDataset):
 
     def __init__(self, data_root='', data_prefix='AML-Cytomorphology', classes=None, **kwargs):
         super().__init__(data_root=data_root, data_prefix=data_prefix, classes=classes, **kwargs)
-        self._metainfo['full_names'] = tuple(MUNICH_AML_CLASSES[c] for c in self.metainfo['classes'])
+        self._metainfo['full_names'] = tuple(
+            MUNICH_AML_CLASSES[c] for c in self.metainfo['classes'])

@@ -1,4 +1,5 @@
-"""Metrics and reports (per-class tables, confusion matrices, PR curves) on top of mmpretrain's and mmdet's metrics."""
+"""Reports on top of mmpretrain's and mmdet's metrics: per-class tables, confusion matrices,
+PR curves."""
 from .classification_report import ClassificationReport, report_rows
 from .detection_report import DetectionReport
 
