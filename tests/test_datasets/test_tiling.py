@@ -127,3 +127,19 @@ def test_tool_writes_tiles_that_load(tmp_path, fmt):
     assert 'normal' in names
     box = first['instances'][names.index('normal')]['bbox']
     assert np.allclose(box, [100, 100, 125, 124], atol=1)
+
+
+def test_tiled_inference_with_an_mmdet_detector(tmp_path, tiny_coco):
+    from mmdet.apis import init_detector
+
+    from ..test_tools.tiny_config import tiny_detector_config
+    config = tmp_path / 'tiny_det.py'
+    config.write_text(tiny_detector_config(tiny_coco))
+    model = init_detector(str(config), checkpoint=None, device='cpu')
+    model.test_cfg.rcnn.score_thr = 0.0  # random weights: keep whatever comes out
+    img = np.random.default_rng(0).integers(0, 255, (200, 300, 3), dtype=np.uint8)
+    pred = inference_detector_tiled(model, img, tile_size=(96, 96), overlap=0.3)
+    boxes = pred.bboxes.numpy()
+    assert boxes.shape[1] == 4 and len(boxes) == len(pred.scores) == len(pred.labels) > 0
+    assert (boxes >= -1e-3).all() and (boxes[:, [0, 2]] <= 300 + 1e-3).all()
+    assert (boxes[:, [1, 3]] <= 200 + 1e-3).all() and set(pred.labels.tolist()) <= {0, 1}
