@@ -67,8 +67,7 @@ def plot_confusion_matrix(matrix, classes, path):
     figure = ConfusionMatrix.plot(matrix, include_values=True, classes=list(classes), show=False,
                                   cmap='Blues')
     figure.set_size_inches(max(6, 0.7 * len(classes) + 3), max(5, 0.7 * len(classes) + 2))
-    figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=120, bbox_inches='tight')  # the axis labels stay inside
     plt.close(figure)
 
 
