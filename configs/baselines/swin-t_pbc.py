@@ -8,7 +8,8 @@ _base_ = [
 custom_imports = dict(imports=['mmcell'], allow_failed_imports=False)
 
 model = dict(
-    backbone=dict(img_size=128),
+    # 128 px leaves a 4x4 map in the last stage, smaller than the 7x7 window: pad it.
+    backbone=dict(img_size=128, pad_small_map=True),
     head=dict(num_classes=8, loss=dict(_delete_=True, type='CrossEntropyLoss', loss_weight=1.0)),
     train_cfg=None,
 )
