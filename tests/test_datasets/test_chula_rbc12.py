@@ -30,6 +30,7 @@ def converted(tmp_path_factory):
 def test_one_box_per_labelled_cell(converted):
     root, names, coco, stdout = converted
     assert len(coco['images']) == 20 and 'skipped 1 image(s)' in stdout
+    assert '% hold their labelled centre' in stdout
     expected = sum(len(read_chula_points(root / 'Label' / f'{n}.txt')) for n in names)
     assert len(coco['annotations']) == expected
     assert [c['name'] for c in coco['categories']] == list(CHULA_CLASSES)

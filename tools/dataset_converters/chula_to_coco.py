@@ -3,7 +3,9 @@
 Reads <root>/Dataset/<n>.jpg and <root>/Label/<n>.txt ("x y type" per red cell) and writes a
 COCO json with one box per labelled cell, estimated from the image
 (mmcell.datasets.chula_rbc12.estimate_cell_boxes: segmentation + seeded watershed), and the 13
-Chula types as categories. Images without a label file are listed and skipped.
+Chula types as categories. Images without a label file are listed and skipped. Ends with a check
+of the boxes: the share holding their labelled centre, box sizes, and the share that is mostly
+cell pixels.
 
 Example:
     python tools/dataset_converters/chula_to_coco.py ../shared/data/chula_rbc12 \
@@ -14,9 +16,11 @@ import json
 from pathlib import Path
 
 import cv2
+import numpy as np
 from mmengine.utils import ProgressBar
 
-from mmcell.datasets.chula_rbc12 import CHULA_CLASSES, estimate_cell_boxes, read_chula_points
+from mmcell.datasets.chula_rbc12 import (CHULA_CLASSES, cell_mask, estimate_cell_boxes,
+                                          read_chula_points)
 
 
 def parse_args():
@@ -37,6 +41,7 @@ def main():
                 categories=[dict(id=i, name=n) for i, n in enumerate(CHULA_CLASSES)])
     skipped = [p.name for p in images if p.stem not in labels]
     progress = ProgressBar(len(images) - len(skipped))
+    holds_centre, cell_share, sides = [], [], []  # a check that the boxes fit cells
     for image_id, path in enumerate((p for p in images if p.stem in labels), 1):
         img = cv2.imread(str(path))
         if img is None:
@@ -45,7 +50,11 @@ def main():
         h, w = img.shape[:2]
         coco['images'].append(dict(id=image_id, file_name=f'Dataset/{path.name}', width=w,
                                    height=h))
+        mask = cell_mask(img) > 0
         for (x1, y1, x2, y2), (x, y, cls) in zip(estimate_cell_boxes(img, points[:, :2]), points):
+            holds_centre.append(x1 <= x <= x2 and y1 <= y <= y2)
+            cell_share.append(mask[int(y1):int(y2), int(x1):int(x2)].mean())
+            sides.append(max(x2 - x1, y2 - y1))
             coco['annotations'].append(dict(
                 id=len(coco['annotations']) + 1, image_id=image_id, category_id=int(cls),
                 bbox=[float(x1), float(y1), float(x2 - x1), float(y2 - y1)],
@@ -55,6 +64,11 @@ def main():
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(coco))
     print(f'\n{len(coco["images"])} images, {len(coco["annotations"])} boxes -> {out}')
+    if sides:
+        low, median, high = np.percentile(sides, [5, 50, 95])
+        print(f'box check: {100 * np.mean(holds_centre):.2f}% hold their labelled centre; '
+              f'box side median {median:.0f} px (5-95%: {low:.0f}-{high:.0f}); '
+              f'{100 * np.mean(np.array(cell_share) > 0.6):.1f}% are more than 60% cell pixels')
     if skipped:
         print(f'skipped {len(skipped)} image(s) without a label file: {skipped[:10]}')
 
