@@ -98,7 +98,7 @@ class CellFolderDataset(BaseDataset):
                                f'(data_root={self.data_root!r}, data_prefix={self.data_prefix!r})')
         entries = self._read_ann_file() if self.ann_file else self._scan(root)
         class_to_idx = {c: i for i, c in enumerate(self.metainfo['classes'])}
-        data_list, bad, left_out = [], [], 0
+        data_list, left_out = [], 0
         for relpath, label, where in entries:
             folder, filename = relpath.split('/', 1) if '/' in relpath else ('', relpath)
             if folder not in self.FOLDERS:
@@ -113,14 +113,8 @@ class CellFolderDataset(BaseDataset):
                     f'{where}: label {label}, but {relpath} is {name!r}, label '
                     f'{class_to_idx[name]} under classes {self.metainfo["classes"]}; was the '
                     'file written for other classes?')
-            path = osp.join(root, relpath)
-            problem = check_image_file(path) if self.check_files else None
-            if problem:
-                bad.append(f'{path} {problem}')
-            data_list.append(dict(img_path=path, gt_label=class_to_idx[name], relpath=relpath))
-        if bad:
-            raise DatasetError(f'{type(self).__name__}: {len(bad)} unusable image file(s): '
-                               + '; '.join(bad[:10]) + (' ...' if len(bad) > 10 else ''))
+            data_list.append(dict(img_path=osp.join(root, relpath), gt_label=class_to_idx[name],
+                                  relpath=relpath))
         if not data_list:
             raise DatasetError(f'{type(self).__name__}: no images of classes '
                                f'{self.metainfo["classes"]} in {self.ann_file or root}')
@@ -129,6 +123,12 @@ class CellFolderDataset(BaseDataset):
                       f'{self.metainfo["classes"]}', logger='current')
         if self.split:
             data_list = self._apply_split(data_list)
+        if self.check_files:  # only the images this part uses
+            bad = [f'{d["img_path"]} {problem}' for d in data_list
+                   if (problem := check_image_file(d['img_path']))]
+            if bad:
+                raise DatasetError(f'{type(self).__name__}: {len(bad)} unusable image file(s): '
+                                   + '; '.join(bad[:10]) + (' ...' if len(bad) > 10 else ''))
         return data_list
 
     def _apply_split(self, data_list):
