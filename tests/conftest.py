@@ -14,10 +14,13 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get('MMCELL_DATA', ROOT.parent / 'shared' / 'data'))
 
 
-def run_tool(*args, cwd=ROOT, check=True):
-    """Run a tools/ script in a fresh interpreter, as a user would; return the CompletedProcess."""
+def run_tool(*args, cwd=ROOT, check=True, env=None):
+    """Run a tools/ script in a fresh interpreter, as a user would; return the CompletedProcess.
+
+    ``env`` (a dict) replaces the environment variables of the run.
+    """
     proc = subprocess.run([sys.executable, *map(str, args)], cwd=cwd, capture_output=True,
-                          text=True)
+                          text=True, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f'{args} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n'
                              f'{proc.stderr[-6000:]}')
@@ -46,12 +49,27 @@ def isolated_default_scope():
     DefaultScope._instance_dict = type(DefaultScope._instance_dict)(saved)
 
 
+FIVE_CELL_CLASSES = ('basophil', 'eosinophil', 'lymphocyte', 'monocyte', 'neutrophil')
+
+
 @pytest.fixture(scope='session')
 def cell_crops(tmp_path_factory):
-    """A tiny synthetic single-cell dataset: 5 classes x 4 images of 32 px, in the PBC layout."""
+    """A tiny synthetic single-cell dataset: 5 classes x 4 images of 32 px, in class folders."""
     from mmcell.datasets import write_cell_crops
     root = tmp_path_factory.mktemp('cells')
-    write_cell_crops(root, num_per_class=4, size=32, seed=0)
+    write_cell_crops(root, num_per_class=4, classes=FIVE_CELL_CLASSES, size=32, seed=0)
+    return root
+
+
+@pytest.fixture(scope='session')
+def synthetic_data(tmp_path_factory):
+    """What tools/demo.py writes, small: an ``$MMCELL_DATA`` folder with ``pbc/`` (8 classes x 5
+    crops of 48 px) and ``bccd/`` (smears of 240x320: 4 train, 2 val, 2 test)."""
+    from mmcell.datasets import write_cell_crops, write_smears
+    root = tmp_path_factory.mktemp('synthetic')
+    write_cell_crops(root / 'pbc' / 'PBC_dataset_normal_DIB', 5, size=48, seed=0)
+    write_smears(root / 'bccd', dict(train=4, val=2, test=2), seed=0, size=(240, 320),
+                 red_radius=(11, 14))
     return root
 
 
@@ -70,7 +88,8 @@ def tiny_coco(tmp_path_factory):
         img = np.full((96, 96, 3), 230, np.uint8)
         for k in range(3):
             label = 1 if k < 2 else 2
-            cx, cy, r = int(rng.integers(16, 80)), int(rng.integers(16, 80)), int(rng.integers(8, 14))
+            cx, cy = (int(v) for v in rng.integers(16, 80, 2))
+            r = int(rng.integers(8, 14))
             colour = (150, 150, 230) if label == 1 else (140, 50, 110)
             cv2.circle(img, (cx, cy), r, colour, -1)
             annotations.append(dict(id=len(annotations) + 1, image_id=image_id, category_id=label,
@@ -124,3 +143,42 @@ def munich_aml(tmp_path_factory):
             rgba[..., 3] = 255
             Image.fromarray(rgba, 'RGBA').save(folder / f'{code}_{n:04d}.tiff')
     return root
+
+
+# Random-weight CellViT and CS-ARFPN checkpoints, saved as training runs save them (with the
+# classes in meta.dataset_meta), for the inference and picture tests.
+PBC_CLASSES = ('basophil', 'eosinophil', 'erythroblast', 'ig', 'lymphocyte', 'monocyte',
+               'neutrophil', 'platelet')
+
+
+def save_random_checkpoint(config, path, classes):
+    """Build ``config``'s model with seeded random weights and save it as a run would."""
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, DefaultScope
+    cfg = Config.fromfile(str(config))
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = MODELS.build(cfg.model)
+    model.init_weights()
+    torch.save({'state_dict': model.state_dict(),
+                'meta': {'dataset_meta': {'classes': list(classes)}}}, path)
+    return str(path)
+
+
+@pytest.fixture(scope='session')
+def cell_classifier(tmp_path_factory):
+    """(config, checkpoint) of CellViT as configs/cellvit_pbc_quick.py builds it."""
+    config = ROOT / 'configs' / 'cellvit_pbc_quick.py'
+    path = tmp_path_factory.mktemp('classifier') / 'cellvit.pth'
+    return str(config), save_random_checkpoint(config, path, PBC_CLASSES)
+
+
+@pytest.fixture(scope='session')
+def cell_detector(tmp_path_factory):
+    """(config, checkpoint) of CS-ARFPN R50 (the quick config) keeping its 6 best boxes."""
+    folder = tmp_path_factory.mktemp('detector')
+    config = folder / 'detector.py'
+    config.write_text(f"_base_ = [{str(ROOT / 'configs' / 'cs_arfpn_r50_bccd_quick.py')!r}]\n"
+                      "model = dict(test_cfg=dict(rcnn=dict(score_thr=0.0, max_per_img=6)))\n")
+    return str(config), save_random_checkpoint(config, folder / 'csarfpn.pth',
+                                               ('RBC', 'WBC', 'Platelets'))

@@ -14,7 +14,7 @@ from mmengine.registry import METRICS, RUNNERS
 from mmengine.runner import Runner
 
 import mmcell  # noqa: F401 (registers components, safe checkpoint loading)
-from mmcell.utils import config_scope, setup_cpu_distributed, set_work_dir
+from mmcell.utils import config_scope, set_work_dir, setup_cpu_distributed
 
 # What differs between the scopes: the metric that dumps predictions and the
 # visualization hook's switches.

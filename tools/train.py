@@ -8,7 +8,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmcell  # noqa: F401 (registers components, safe checkpoint loading)
-from mmcell.utils import config_scope, setup_cpu_distributed, set_work_dir
+from mmcell.utils import config_scope, set_work_dir, setup_cpu_distributed
 
 
 def parse_args():

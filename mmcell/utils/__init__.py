@@ -1,6 +1,6 @@
 from .checkpoint import (UnsafeCheckpointError, allow_checkpoint_types, load_local_checkpoint,
                          register_safe_checkpoint_loading)
-from .launch import config_scope, setup_cpu_distributed, set_work_dir
+from .launch import config_scope, set_work_dir, setup_cpu_distributed
 
 __all__ = [
     'UnsafeCheckpointError', 'allow_checkpoint_types', 'load_local_checkpoint',

@@ -1,1 +1,10 @@
-"""Pictures: attention maps of the sparse head, detector feature maps, PR curves."""
+"""Pictures: where the sparse attention head looked, detector feature maps.
+
+PR curves and confusion matrices come with the reports (:mod:`mmcell.evaluation`).
+"""
+from .feature_maps import detector_feature_maps, draw_feature_maps
+from .sparse_attention import draw_sparse_attention, sparse_attention
+
+__all__ = [
+    'detector_feature_maps', 'draw_feature_maps', 'draw_sparse_attention', 'sparse_attention'
+]

@@ -39,13 +39,13 @@ def training_step(cfg, data_root, num=2):
     return model, batch, losses
 
 
-def test_cellvit_synthetic(cell_crops):
-    cfg = Config.fromfile(str(ROOT / 'configs' / 'cellvit_synthetic.py'))
-    cfg.train_dataloader.dataset.data_prefix = ''
-    model, batch, losses = training_step(cfg, cell_crops, num=4)
+def test_cellvit_pbc_quick_on_synthetic_crops(synthetic_data):
+    cfg = Config.fromfile(str(ROOT / 'configs' / 'cellvit_pbc_quick.py'))
+    assert cfg.train_cfg.max_epochs == cfg.param_scheduler.T_max == 8
+    model, batch, losses = training_step(cfg, synthetic_data / 'pbc', num=4)
     assert model.backbone.out_type == 'sparse_attention'
     assert model.head.contrastive_loss.threshold == 0.4
-    assert batch[0]['inputs'].shape == (3, 96, 96)  # the pipeline resizes 32 px crops
+    assert batch[0]['inputs'].shape == (3, 128, 128)  # the pipeline resizes 48 px crops
     assert set(losses) == {'loss', 'loss_contrastive'}
 
 

@@ -78,3 +78,21 @@ def test_config_builds_and_takes_a_training_step_on_bccd(name):
     assert torch.isfinite(total)
     total.backward()
     assert model.backbone.conv1.weight.grad is not None
+
+
+def test_quick_config_trains_a_step_on_synthetic_smears(synthetic_data, monkeypatch):
+    monkeypatch.setenv('MMCELL_DATA', str(synthetic_data))
+    cfg = Config.fromfile(str(ROOT / 'configs' / 'cs_arfpn_r50_bccd_quick.py'))
+    init_default_scope(cfg.default_scope)
+    assert cfg.train_cfg.max_epochs == 6 and cfg.train_dataloader.batch_size == 4
+    model = MODELS.build(cfg.model)
+    assert type(model.backbone).__name__ == 'CSARUResNet'
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    assert len(dataset) == 4  # the synthetic train split
+    sample = dataset[0]
+    assert sample['inputs'].shape == (3, 240, 320)  # 320x240 smears stay at the quick scale
+    model.train()
+    data = model.data_preprocessor(
+        {k: [dataset[i][k] for i in range(2)] for k in ('inputs', 'data_samples')}, True)
+    total, _ = model.parse_losses(model(**data, mode='loss'))
+    assert torch.isfinite(total)

@@ -20,7 +20,7 @@ import numpy as np
 from mmengine.utils import ProgressBar
 
 from mmcell.datasets.chula_rbc12 import (CHULA_CLASSES, cell_mask, estimate_cell_boxes,
-                                          read_chula_points)
+                                         read_chula_points)
 
 
 def parse_args():

@@ -22,6 +22,7 @@ import numpy as np
 from mmengine.utils import ProgressBar
 
 from mmcell.datasets.tiling import boxes_in_tile, tile_windows
+from mmcell.datasets.voc_writer import voc_xml
 
 
 def read_coco(path, img_dir):
@@ -51,23 +52,6 @@ def read_voc(voc_dir):
         name = root.findtext('filename') or f'{xml.stem}.jpg'
         fields.append(dict(path=Path(voc_dir) / 'JPEGImages' / name, boxes=boxes, labels=labels))
     return fields
-
-
-def voc_xml(name, shape, boxes, labels):
-    root = ET.Element('annotation')
-    ET.SubElement(root, 'filename').text = name
-    size = ET.SubElement(root, 'size')
-    for key, value in zip(('height', 'width', 'depth'), shape):
-        ET.SubElement(size, key).text = str(value)
-    for box, label in zip(boxes, labels):
-        obj = ET.SubElement(root, 'object')
-        ET.SubElement(obj, 'name').text = label
-        ET.SubElement(obj, 'difficult').text = '0'
-        bnd = ET.SubElement(obj, 'bndbox')
-        # VOC pixels are 1-based and inclusive: mmdet subtracts 1 from xmin/ymin when reading.
-        for key, value in zip(('xmin', 'ymin', 'xmax', 'ymax'), box + [1, 1, 0, 0]):
-            ET.SubElement(bnd, key).text = str(int(round(value)))
-    return ET.tostring(root, encoding='unicode')
 
 
 def parse_args():

@@ -1,0 +1,32 @@
+"""The quick start's main job (tools/demo.py), end to end on a tiny budget."""
+import csv
+import os
+import re
+
+from ..conftest import run_tool
+
+
+def test_demo_runs_every_step_on_synthetic_data(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != 'MMCELL_DATA'}  # no real data
+    work, data = tmp_path / 'demo', tmp_path / 'data'
+    proc = run_tool('tools/demo.py', '--work-dir', work, '--synthetic-root', data,
+                    '--cells-per-class', '5', '--smears', '4', '2', '2', '--cls-epochs', '1',
+                    '--det-epochs', '1', env=env)
+    out = proc.stdout
+    assert f"Data for classification: synthetic data, {data / 'pbc/PBC_dataset_normal_DIB'}" in out
+    assert f"Data for detection: synthetic data, {data / 'bccd/BCCD'}" in out
+    # Reports and pictures.
+    for run, files in (('cellvit_pbc_quick', ('classification_report.csv', 'confusion_matrix.png')),
+                       ('cs_arfpn_r50_bccd_quick', ('detection_report.csv', 'pr_curves.png'))):
+        for name in files:
+            assert len(list((work / run).glob(f'*/{name}'))) == 1, (run, name)
+    pictures = sorted(p.name for p in (work / 'pictures').iterdir())
+    assert len(pictures) == 9 and 'Smear_00006_features.png' in pictures  # 8 cells + 1 smear
+    # The smear pipeline's counts, printed next to the generator's ground truth.
+    with open(work / 'smear_counts' / 'counts.csv') as f:
+        assert len(list(csv.DictReader(f))) == 2
+    with open(data / 'bccd' / 'BCCD' / 'ground_truth.csv') as f:
+        truth = {row['image']: row for row in csv.DictReader(f)}
+    for name in ('Smear_00006', 'Smear_00007'):
+        line = re.search(rf'^  {name}: (.*)$', out, re.M).group(1)
+        assert re.search(rf"RBC \d+/{truth[name]['RBC']}(,|$)", line), line

@@ -1,0 +1,164 @@
+"""Classify cell images, detect and count cells, or give a smear's differential count.
+
+What runs depends on the models given:
+
+* ``--classifier CONFIG CHECKPOINT`` only: top-k classes per image -> ``classification.csv``;
+* ``--detector CONFIG CHECKPOINT`` only: boxes per image -> ``detections.csv``/``.json``, and
+  cells per class per image -> ``counts.csv``;
+* both: the smear pipeline: detect cells, crop each white cell (``--white-class``), classify it
+  -> ``cells.csv``/``.json`` and ``counts.csv`` (cells per detector class and white cells per
+  classifier class, per image).
+
+Inputs are image files, folders (their images, sorted) or glob patterns. An image that cannot be
+read is skipped with a warning and counted at the end; the other images still go through.
+
+Examples:
+    python tools/infer.py smears/ --detector configs/cs_arfpn_r50_bccd.py det.pth \\
+        --classifier configs/cellvit_pbc.py cls.pth --tile-size 480 640 --out-dir work_dirs/infer
+    python tools/infer.py 'cells/*.jpg' --classifier configs/cellvit_pbc.py cls.pth --topk 3
+"""
+import argparse
+import csv
+import glob
+import json
+import sys
+from pathlib import Path
+
+import mmcv
+from mmengine.utils import ProgressBar
+
+from mmcell.apis import classify, count_cells, detect, init_classifier, init_detector
+
+IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff'}
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('inputs', nargs='+', help='image files, folders or glob patterns')
+    parser.add_argument('--classifier', nargs=2, metavar=('CONFIG', 'CHECKPOINT'))
+    parser.add_argument('--detector', nargs=2, metavar=('CONFIG', 'CHECKPOINT'))
+    parser.add_argument('--out-dir', default='work_dirs/infer', help='where the files go')
+    parser.add_argument('--topk', type=int, default=3, help='classes per image (classification)')
+    parser.add_argument('--score-thr', type=float, default=0.5, help='detection score threshold')
+    parser.add_argument('--tile-size', nargs=2, type=int, metavar=('H', 'W'),
+                        help='detect on tiles of this size when an image is larger')
+    parser.add_argument('--overlap', type=float, default=0.3, help='tile overlap')
+    parser.add_argument('--white-class', default='WBC',
+                        help='detector class whose cells are classified (smear pipeline)')
+    parser.add_argument('--device', default='cpu')
+    args = parser.parse_args(argv)
+    if not (args.classifier or args.detector):
+        parser.error('give --classifier, --detector, or both')
+    return args
+
+
+def collect_images(inputs):
+    """Image paths from files, folders and glob patterns, in the order given."""
+    paths = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob('*') if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise SystemExit(f'error: folder {item} holds no images '
+                                 f'({", ".join(sorted(IMAGE_SUFFIXES))})')
+            paths += found
+        elif path.is_file():
+            paths.append(path)
+        elif glob.has_magic(item):
+            found = sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
+            if not found:
+                raise SystemExit(f'error: no files match {item}')
+            paths += found
+        else:
+            raise SystemExit(f'error: {item} does not exist')
+    return [str(p) for p in paths]
+
+
+def read_images(paths, skipped):
+    """Yield (path, BGR image); unreadable files go to ``skipped`` with the reason."""
+    for path in paths:
+        try:
+            img = mmcv.imread(path)
+        except Exception as err:  # cv2/PIL raise many kinds on a broken file
+            img, reason = None, str(err)
+        else:
+            reason = 'not an image, or truncated'
+        if img is None:
+            print(f'\nwarning: skipped {path}: {reason}', file=sys.stderr)
+            skipped.append(path)
+            continue
+        yield path, img
+
+
+def write_csv(path, header, rows):
+    with open(path, 'w', newline='') as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    print(f'wrote {path}')
+
+
+def run_classification(args, paths, out_dir, skipped):
+    classifier = init_classifier(*args.classifier, device=args.device)
+    rows, progress = [], ProgressBar(len(paths))
+    for path, img in read_images(paths, skipped):
+        ranked = classify(classifier, [img], topk=args.topk)[0]
+        rows.append([path] + [v for name, prob in ranked for v in (name, f'{prob:.4f}')])
+        progress.update()
+    k = min(args.topk, len(classifier.classes))
+    header = ['image'] + [f'{key}_{i}' for i in range(1, k + 1) for key in ('class', 'score')]
+    write_csv(out_dir / 'classification.csv', header, rows)
+
+
+def run_detection(args, paths, out_dir, skipped):
+    detector = init_detector(*args.detector, device=args.device)
+    classes = detector.model.dataset_meta['classes']
+    classifier = init_classifier(*args.classifier, device=args.device) if args.classifier else None
+    tile_size = tuple(args.tile_size) if args.tile_size else None
+    cells, counts, progress = [], [], ProgressBar(len(paths))
+    for path, img in read_images(paths, skipped):
+        if classifier is None:
+            found = detect(detector, img, args.score_thr, tile_size, args.overlap)
+            image_cells = [dict(box=b.tolist(), label=n, score=s)
+                           for b, n, s in zip(found['boxes'], found['labels'], found['scores'])]
+            image_counts = {name: found['labels'].count(name) for name in classes}
+        else:
+            result = count_cells(detector, classifier, img, args.white_class, args.score_thr,
+                                 tile_size, args.overlap)
+            image_cells, image_counts = result['cells'], result['counts']
+        cells += [dict(image=path, **cell) for cell in image_cells]
+        counts.append(dict(image=path, **image_counts))
+        progress.update()
+    stem = 'detections' if classifier is None else 'cells'
+    header = ['image', 'label', 'score', 'x1', 'y1', 'x2', 'y2']
+    rows = [[c['image'], c['label'], f"{c['score']:.4f}", *(f'{v:.1f}' for v in c['box'])]
+            for c in cells]
+    if classifier is not None:  # white cells: their class; other cells: blank
+        header += ['cell_class', 'cell_score']
+        for row, c in zip(rows, cells):
+            row += [c['cell_class'], f"{c['cell_score']:.4f}"] if 'cell_class' in c else ['', '']
+    write_csv(out_dir / f'{stem}.csv', header, rows)
+    (out_dir / f'{stem}.json').write_text(json.dumps(dict(cells=cells, counts=counts), indent=1))
+    print(f"wrote {out_dir / f'{stem}.json'}")
+    header = list(counts[0]) if counts else ['image', *classes]
+    write_csv(out_dir / 'counts.csv', header, [[c[k] for k in header] for c in counts])
+    return counts
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    paths = collect_images(args.inputs)
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    skipped = []
+    if args.detector:
+        run_detection(args, paths, out_dir, skipped)
+    else:
+        run_classification(args, paths, out_dir, skipped)
+    print(f'{len(paths) - len(skipped)} of {len(paths)} images done'
+          + (f'; {len(skipped)} skipped (unreadable): see the warnings above' if skipped else ''))
+
+
+if __name__ == '__main__':
+    main()
