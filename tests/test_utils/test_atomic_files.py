@@ -1,0 +1,77 @@
+"""Checkpoints are written whole or not at all, and a killed run resumes as if never stopped."""
+import json
+import os
+import signal
+
+import pytest
+from mmengine.fileio import get_file_backend, put
+
+from mmcell.utils import AtomicLocalBackend, atomic_write
+
+from ..conftest import ROOT, run_tool
+from ..test_tools.tiny_config import tiny_classifier_config
+
+
+def test_local_paths_use_the_atomic_backend(tmp_path):
+    assert type(get_file_backend(str(tmp_path / 'a.pth'))) is AtomicLocalBackend
+    put(b'weights', str(tmp_path / 'sub' / 'a.pth'))  # mmengine's own API, folder created
+    assert (tmp_path / 'sub' / 'a.pth').read_bytes() == b'weights'
+    backend = AtomicLocalBackend()
+    backend.put_text('épsilon', str(tmp_path / 'b.txt'))
+    assert backend.get_text(str(tmp_path / 'b.txt')) == 'épsilon'
+
+
+def test_a_write_that_dies_leaves_the_previous_file(tmp_path, monkeypatch):
+    target = tmp_path / 'epoch_1.pth'
+    atomic_write(b'old complete checkpoint', target)
+
+    def die(fd):  # the process "dies" after half the bytes reached the temporary file
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, 'fsync', die)
+    with pytest.raises(KeyboardInterrupt):
+        AtomicLocalBackend().put(b'new checkpoint' * 1000, str(target))
+    assert target.read_bytes() == b'old complete checkpoint'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['epoch_1.pth']  # no leftovers
+
+
+def losses(work_dir):
+    """Loss per training iteration from the run's scalars (last run folder wins)."""
+    found = {}
+    for scalars in sorted(work_dir.glob('*/vis_data/scalars.json')):
+        for line in scalars.read_text().splitlines():
+            record = json.loads(line)
+            if 'loss' in record:
+                found[record['iter']] = record['loss']
+    return found
+
+
+def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path, cell_crops):
+    # 20 images, batch 4: 5 iterations per epoch, 3 epochs, a checkpoint after each epoch.
+    config = tmp_path / 'tiny.py'
+    config.write_text(tiny_classifier_config(
+        cell_crops,
+        train_cfg=dict(by_epoch=True, max_epochs=3),
+        default_hooks=dict(logger=dict(type='LoggerHook', interval=1),
+                           checkpoint=dict(type='CheckpointHook', interval=1, by_epoch=True)),
+        log_processor=dict(by_epoch=True)))
+    straight, killed = tmp_path / 'straight', tmp_path / 'killed'
+    run_tool('tools/train.py', config, '--work-dir', straight)
+
+    dying = tmp_path / 'tiny_sigkill.py'  # the same run, with a hook that SIGKILLs it
+    dying.write_text("_base_ = ['./tiny.py']\n"
+                     "custom_imports = dict(imports=['mmcell', 'sigkill_hook'])\n"
+                     "custom_hooks = [dict(type='SigkillHook', at_iter=8)]\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT / 'tests' / 'test_tools'))
+    proc = run_tool('tools/train.py', dying, '--work-dir', killed, check=False, env=env)
+    assert proc.returncode == -signal.SIGKILL  # killed in epoch 2, after iteration 8
+    assert sorted(p.name for p in killed.glob('*.pth')) == ['epoch_1.pth']
+    assert (killed / 'last_checkpoint').read_text().strip().endswith('epoch_1.pth')
+
+    proc = run_tool('tools/train.py', config, '--work-dir', killed, '--resume')
+    assert 'resumed' in (proc.stdout + proc.stderr).lower()
+    reference, resumed = losses(straight), losses(killed)
+    assert sorted(reference) == list(range(1, 16))
+    # Iterations 6-15 ran again from the epoch-1 checkpoint: the same losses as without the kill.
+    for it in range(6, 16):
+        assert resumed[it] == pytest.approx(reference[it], rel=1e-6), it
