@@ -55,7 +55,7 @@ def synthetic_data(args):
     """Write the synthetic datasets unless the same ones are there; return their root."""
     from mmcell.datasets import write_cell_crops, write_smears
     root = ROOT / args.synthetic_root
-    recipe = dict(cells_per_class=args.cells_per_class, smears=args.smears, seed=0, version=1)
+    recipe = dict(cells_per_class=args.cells_per_class, smears=args.smears, seed=0, version=2)
     stamp = root / 'recipe.json'
     if stamp.is_file() and json.loads(stamp.read_text()) == recipe:
         return root

@@ -310,7 +310,8 @@ def write_smears(root, num_images, seed=0, **render_kwargs):
 
     Files: ``<root>/BCCD/JPEGImages/Smear_<n>.jpg``, ``<root>/BCCD/Annotations/Smear_<n>.xml``,
     ``<root>/BCCD/ImageSets/Main/<split>.txt`` and ``<root>/BCCD/ground_truth.csv`` (per image:
-    split, RBC, WBC and Platelets counts, then white cells per class).
+    split, RBC, WBC and Platelets counts, then white cells per :data:`CELL_STYLES` class, the
+    classes a CellViT trained on the crops tells apart; those never drawn in smears stay 0).
 
     Args:
         root (str): Output folder (created); configs read it as BCCD's ``data_root``.
@@ -337,7 +338,7 @@ def write_smears(root, num_images, seed=0, **render_kwargs):
             (voc / 'Annotations' / f'{name}.xml').write_text(
                 voc_xml(f'{name}.jpg', img.shape, boxes, labels))
             counts = {c: labels.count(c) for c in SMEAR_CLASSES}
-            counts.update({c: cell_classes.count(c) for c in WHITE_CELLS})
+            counts.update({c: cell_classes.count(c) for c in CELL_STYLES})
             records.append(dict(name=name, split=split, path=str(path), counts=counts))
             names.append(name)
             progress.update()
@@ -345,8 +346,8 @@ def write_smears(root, num_images, seed=0, **render_kwargs):
     print()
     with open(voc / 'ground_truth.csv', 'w', newline='') as f:
         writer = csv.writer(f)
-        writer.writerow(['image', 'split', *SMEAR_CLASSES, *WHITE_CELLS])
+        writer.writerow(['image', 'split', *SMEAR_CLASSES, *CELL_STYLES])
         for r in records:
-            writer.writerow([r['name'], r['split'], *(r['counts'][c] for c in (*SMEAR_CLASSES,
-                                                                               *WHITE_CELLS))])
+            writer.writerow([r['name'], r['split'],
+                             *(r['counts'][c] for c in (*SMEAR_CLASSES, *CELL_STYLES))])
     return records

@@ -80,7 +80,8 @@ def draw_feature_maps(img, maps, out_file, levels=('C2', 'C3', 'C4', 'P2', 'P3',
         for c, level in enumerate([level for level in levels if level[0] == row], start=1):
             act = maps[level]
             heat = cv2.resize(act, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
-            heat = (heat - heat.min()) / max(np.ptp(heat), 1e-12)
+            low, high = np.percentile(heat, (2, 98))  # robust: padding borders can spike
+            heat = (heat - low) / max(high - low, 1e-12)
             axes[r, c].imshow(overlay_heatmap(rgb, heat, alpha=0.6))
             axes[r, c].set_title(f'{level} ({act.shape[1]}x{act.shape[0]})')
     for ax in axes.flat:

@@ -110,7 +110,7 @@ def test_smears_are_deterministic_and_load_through_voc_dataset(synthetic_data, t
     row = truth['Smear_00006']  # the first test image
     labels = sample['gt_bboxes_labels'].tolist()
     assert [labels.count(i) for i in range(3)] == [int(row[c]) for c in SMEAR_CLASSES]
-    assert int(row['WBC']) == sum(int(row[c]) for c in WHITE_CELLS)
+    assert int(row['WBC']) == sum(int(row[c]) for c in CELL_STYLES)
 
     # The first image's boxes come back from VOC's 1-based inclusive pixels within half a
     # pixel, less the one mmdet takes off the far corner.

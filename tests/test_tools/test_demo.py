@@ -3,7 +3,7 @@ import csv
 import os
 import re
 
-from ..conftest import run_tool
+from ..conftest import load_tool, run_tool
 
 
 def test_demo_runs_every_step_on_synthetic_data(tmp_path):
@@ -30,3 +30,20 @@ def test_demo_runs_every_step_on_synthetic_data(tmp_path):
     for name in ('Smear_00006', 'Smear_00007'):
         line = re.search(rf'^  {name}: (.*)$', out, re.M).group(1)
         assert re.search(rf"RBC \d+/{truth[name]['RBC']}(,|$)", line), line
+
+
+def test_demo_uses_real_data_where_mmcell_data_has_it(tmp_path, monkeypatch, capsys):
+    demo = load_tool('tools/demo.py')
+    real = tmp_path / 'real'
+    (real / 'pbc' / 'PBC_dataset_normal_DIB').mkdir(parents=True)  # PBC only, no BCCD
+    monkeypatch.setenv('MMCELL_DATA', str(real))
+    args = demo.parse_args(['--synthetic-root', str(tmp_path / 'synthetic'), '--cells-per-class',
+                            '1', '--smears', '1', '1', '1'])
+    roots = demo.pick_data(args)
+    assert roots['classification'][0] == real
+    assert roots['detection'][0] == tmp_path / 'synthetic'
+    out = capsys.readouterr().out
+    assert f"Data for classification: real data, {real / 'pbc/PBC_dataset_normal_DIB'}" in out
+    assert (f"Data for detection: synthetic data, {tmp_path / 'synthetic/bccd/BCCD'} "
+            f"($MMCELL_DATA={real} has no bccd/BCCD)") in out
+    assert (tmp_path / 'synthetic' / 'bccd' / 'BCCD' / 'ground_truth.csv').is_file()
