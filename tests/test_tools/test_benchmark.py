@@ -1,0 +1,33 @@
+"""tools/analysis_tools/benchmark.py in its quick mode: a complete table, not timings."""
+import csv
+
+from ..conftest import run_tool
+
+MODELS = ['cellvit', 'cellvit-cls-head', 'hf-cvt-13', 'deit-s', 'swin-t', 'vit-b16', 'resnet50',
+          'cs-arfpn-r50', 'faster-rcnn-r50-fpn']
+
+
+def read(path):
+    with open(path) as f:
+        return list(csv.DictReader(f))
+
+
+def test_quick_benchmark_writes_a_complete_table(tmp_path):
+    proc = run_tool('tools/analysis_tools/benchmark.py', '--quick', '--scaling', '--out-dir',
+                    tmp_path)
+    rows = read(tmp_path / 'benchmark.csv')
+    # Classification at batch 1 and 2, detection at batch 1, one process per model.
+    assert [(r['model'], r['batch']) for r in rows] == [
+        (m, b) for m in MODELS for b in (['1'] if m.endswith(('r50', 'fpn')) else ['1', '2'])]
+    for row in rows:
+        assert all(row[k] != '' for k in row), row
+        for key in ('params_M', 'gmacs', 'fp32_img_s', 'train_step_s', 'infer_peak_MiB',
+                    'train_peak_MiB'):
+            assert float(row[key]) >= 0, (row['model'], key)
+        assert float(row['fp32_img_s']) > 0 and float(row['gmacs']) > 0
+    sizes = {r['model']: float(r['params_M']) for r in rows}
+    assert sizes['cellvit-cls-head'] > sizes['cellvit'] > 15  # the sparse head is smaller
+    assert abs(sizes['hf-cvt-13'] - sizes['cellvit-cls-head']) < 0.5  # the same architecture
+    assert [(r['input'], r['batch']) for r in read(tmp_path / 'scaling.csv')] == [
+        ('112x112', '1'), ('112x112', '2')]
+    assert 'Goals:' in proc.stdout and 'ConvTokenViT-13 (CLS head) over HF CvT-13' in proc.stdout

@@ -1,0 +1,352 @@
+"""Benchmark mmcell's models against their peers on this machine, in one run.
+
+For each model: parameters, GMACs (``torch.utils.flop_counter``, one multiply-add counted once),
+inference images/s in fp32 and bf16 (CPU autocast), training step time (forward, cross-entropy or
+the detector's losses, backward, SGD step) and peak memory, at each batch size. Each model runs in
+its own process, so it starts clean and its peak memory is its own; Hugging Face CvT-13 runs in
+the side environment that has transformers (``$MMCELL_VENV/hf-parity``; it breaks mmpretrain).
+Ratios are taken against the peers measured in the same run: an absolute figure alone says little
+on a shared machine.
+
+Peak memory is the process's resident-set high-water mark during a measurement, less what it held
+before (weights and the runtime): what one step of that kind needs.
+
+Writes ``benchmark.csv``/``.json`` (and ``scaling.csv``/``.json`` with ``--scaling``) to
+``--out-dir`` and prints the tables and the performance goals.
+
+Examples:
+    python tools/analysis_tools/benchmark.py                    # all models, batch 1 and 32
+    python tools/analysis_tools/benchmark.py --models cellvit hf-cvt-13 --scaling
+    python tools/analysis_tools/benchmark.py --quick            # a smoke run (CI)
+"""
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+NUM_CLASSES = 10
+DEIT_S = dict(type='ImageClassifier',
+              backbone=dict(type='VisionTransformer', arch='deit-small', img_size=224,
+                            patch_size=16),
+              neck=None, head=dict(type='VisionTransformerClsHead', num_classes=NUM_CLASSES,
+                                   in_channels=384))
+# name: task ('cls' at 224x224, 'det' at 640x480) and where the model comes from.
+MODELS = {
+    'cellvit': dict(task='cls', config='configs/cellvit_munich.py'),
+    'cellvit-cls-head': dict(task='cls', config='configs/cellvit_munich_cls-head.py'),
+    'hf-cvt-13': dict(task='cls', hf=True),
+    'deit-s': dict(task='cls', model=DEIT_S),
+    'swin-t': dict(task='cls', config='configs/baselines/swin-t_munich.py'),
+    'vit-b16': dict(task='cls', config='configs/baselines/vit-b16_munich.py'),
+    'resnet50': dict(task='cls', config='configs/baselines/resnet50_munich.py'),
+    'cs-arfpn-r50': dict(task='det', config='configs/cs_arfpn_r50_bccd.py'),
+    'faster-rcnn-r50-fpn': dict(task='det', config='configs/faster_rcnn_r50_fpn_bccd.py'),
+}
+COLUMNS = ['model', 'task', 'input', 'batch', 'params_M', 'gmacs', 'fp32_img_s', 'bf16_img_s',
+           'train_step_s', 'infer_peak_MiB', 'train_peak_MiB']
+
+
+class PeakMemory:
+    """Resident-set high-water mark of this process during a ``with`` block, above its start."""
+
+    def __init__(self, interval=0.002):
+        self.interval = interval
+        self.page = os.sysconf('SC_PAGE_SIZE')
+
+    def rss(self):
+        with open('/proc/self/statm') as f:
+            return int(f.read().split()[1]) * self.page
+
+    def _watch(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.rss())
+            time.sleep(self.interval)
+
+    def __enter__(self):
+        self.start = self.peak = self.rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.rss())
+        self.mib = (self.peak - self.start) / 2**20
+
+
+# ----------------------------------------------------------------------------------------------
+# Worker: one model in this process.
+
+def build(name):
+    """(model, forward(x) -> output, loss(x) -> scalar) for one model."""
+    import torch
+    import torch.nn.functional as F
+    spec = MODELS[name]
+    if spec.get('hf'):
+        from transformers import CvtConfig, CvtForImageClassification
+        model = CvtForImageClassification(CvtConfig(num_labels=NUM_CLASSES))  # CvT-13's sizes
+
+        def forward(x):
+            return model(pixel_values=x).logits
+    else:
+        from mmengine.config import Config
+        from mmengine.registry import DefaultScope
+
+        import mmcell  # noqa: F401 (registers)
+        scope = 'mmdet' if spec['task'] == 'det' else 'mmpretrain'
+        cfg = spec.get('model') or Config.fromfile(str(ROOT / spec['config'])).model
+        registry = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
+        with DefaultScope.overwrite_default_scope(scope):
+            model = registry.build(cfg)
+        if spec['task'] == 'det':
+            return (model, *detector_steps(model))
+
+        def forward(x):
+            return model(x, mode='tensor')
+
+    def loss(x):
+        labels = torch.arange(x.size(0)) % NUM_CLASSES
+        return F.cross_entropy(forward(x).float(), labels)
+    return model, forward, loss
+
+
+def detector_steps(model):
+    """Inference and loss on already-normalised 640x480 batches with 30 random boxes each."""
+    import torch
+    from mmdet.structures import DetDataSample
+    from mmengine.structures import InstanceData
+
+    def samples(x):
+        h, w = x.shape[-2:]
+        out = []
+        gen = torch.Generator().manual_seed(0)
+        for _ in range(x.size(0)):
+            sample = DetDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w),
+                                                 pad_shape=(h, w), batch_input_shape=(h, w),
+                                                 scale_factor=(1., 1.)))
+            xy = torch.rand(30, 2, generator=gen) * torch.tensor([w - 80., h - 80.])
+            wh = 20 + torch.rand(30, 2, generator=gen) * 60
+            sample.gt_instances = InstanceData(bboxes=torch.cat([xy, xy + wh], 1),
+                                               labels=torch.randint(0, 3, (30, ), generator=gen))
+            out.append(sample)
+        return out
+
+    def forward(x):
+        return model.predict(x, samples(x))
+
+    def loss(x):
+        total, _ = model.parse_losses(model.loss(x, samples(x)))
+        return total
+    return forward, loss
+
+
+def count_macs(forward, x):
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        forward(x)
+    return counter.get_total_flops() / 2 / x.size(0)  # flop_counter counts a multiply-add twice
+
+
+def throughput(forward, x, iters, warmup, bf16=False):
+    """Images/s and the peak memory of inference."""
+    import torch
+    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16):
+        for _ in range(warmup):
+            forward(x)
+        with PeakMemory() as memory:
+            start = time.perf_counter()
+            for _ in range(iters):
+                forward(x)
+            elapsed = time.perf_counter() - start
+    return x.size(0) * iters / elapsed, memory.mib
+
+
+def train_step(model, loss, x, iters, warmup):
+    """Seconds per training step (SGD) and the peak memory of one."""
+    import torch
+    model.train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss(x).backward()
+        optimizer.step()
+    for _ in range(warmup):
+        step()
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        for _ in range(iters):
+            step()
+        elapsed = time.perf_counter() - start
+    model.eval()
+    return elapsed / iters, memory.mib
+
+
+def measure(name, batches, iters, warmup, shape=None, train=True, bf16=True):
+    """Rows of the benchmark table for one model (run in the worker process)."""
+    import torch
+    torch.manual_seed(0)
+    spec = MODELS[name]
+    shape = shape or ((480, 640) if spec['task'] == 'det' else (224, 224))
+    model, forward, loss = build(name)
+    model.eval()
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    macs = count_macs(forward, torch.randn(1, 3, *shape)) / 1e9
+    rows = []
+    for batch in batches:
+        x = torch.randn(batch, 3, *shape)
+        row = dict(model=name, task=spec['task'], input=f'{shape[1]}x{shape[0]}', batch=batch,
+                   params_M=round(params, 2), gmacs=round(macs, 2))
+        row['fp32_img_s'], row['infer_peak_MiB'] = throughput(forward, x, iters, warmup)
+        row['bf16_img_s'] = (_try(lambda: throughput(forward, x, iters, warmup, bf16=True)[0])
+                             if bf16 else 'skipped')
+        if train:
+            row['train_step_s'], row['train_peak_MiB'] = train_step(model, loss, x, iters,
+                                                                    warmup)
+        rows.append({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()})
+    return rows
+
+
+def _try(fn):
+    try:
+        return fn()
+    except Exception as err:  # an op without a bf16 CPU kernel: say so in the table
+        return f'n/a ({type(err).__name__})'
+
+
+def worker(args):
+    if args.sizes:
+        rows = [row for size in args.sizes for row in measure(
+            args.worker, args.batches, args.iters, args.warmup, shape=(size, size),
+            train=False, bf16=False)]
+    else:
+        rows = measure(args.worker, args.batches, args.iters, args.warmup)
+    print('BENCHMARK-ROWS ' + json.dumps(rows), flush=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Driver: one worker process per model.
+
+def run_worker(name, batches, iters, warmup, sizes=None):
+    cmd = [sys.executable, __file__, '--worker', name, '--iters', str(iters), '--warmup',
+           str(warmup), '--batches', *map(str, batches)]
+    if sizes:
+        cmd += ['--sizes', *map(str, sizes)]
+    env = dict(os.environ)
+    if MODELS[name].get('hf'):
+        side = Path(os.environ.get('MMCELL_VENV', ROOT / '.venv'), 'hf-parity')
+        if not side.is_dir():
+            raise SystemExit(f'error: {side} is missing: run tools/setup_env.sh (it installs '
+                             'transformers there for the Hugging Face comparisons)')
+        env['PYTHONPATH'] = str(side)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    for line in proc.stdout.splitlines():
+        if line.startswith('BENCHMARK-ROWS '):
+            return json.loads(line[len('BENCHMARK-ROWS '):])
+    raise SystemExit(f'error: the {name} worker failed ({proc.returncode}):\n'
+                     f'{proc.stderr[-3000:]}')
+
+
+def write_table(rows, columns, out_dir, stem):
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / f'{stem}.csv', 'w', newline='') as f:
+        writer = csv.DictWriter(f, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    (out_dir / f'{stem}.json').write_text(json.dumps(rows, indent=1))
+    widths = {c: max(len(c), *(len(str(r.get(c, ''))) for r in rows)) for c in columns}
+    print('  '.join(c.ljust(widths[c]) for c in columns))
+    for row in rows:
+        print('  '.join(str(row.get(c, '')).ljust(widths[c]) for c in columns))
+    print(f'wrote {out_dir / stem}.csv and .json\n')
+
+
+def goals(rows, batch, det_batch):
+    """The performance goals as measured in this run, one line each."""
+    def value(name, key, at):
+        for row in rows:
+            if row['model'] == name and row['batch'] == at and isinstance(row[key], float):
+                return row[key]
+
+    def over(a, b):
+        return a / b if a and b else None
+    checks = [  # text, measured ratio, goal, the goal is a minimum (else a maximum)
+        (f'ConvTokenViT-13 (CLS head) over HF CvT-13, fp32 images/s at batch {batch}',
+         over(value('cellvit-cls-head', 'fp32_img_s', batch),
+              value('hf-cvt-13', 'fp32_img_s', batch)), 1.2, True),
+        (f'CellViT bf16 over fp32 images/s at batch {batch}',
+         over(value('cellvit', 'bf16_img_s', batch), value('cellvit', 'fp32_img_s', batch)),
+         2.5, True),
+        (f'CellViT (sparse attention head) over the CLS head, inference time at batch {batch}',
+         over(value('cellvit-cls-head', 'fp32_img_s', batch),
+              value('cellvit', 'fp32_img_s', batch)), 1.05, False),
+        (f'CS-ARFPN R50 over stock Faster R-CNN R50-FPN, latency at batch {det_batch}',
+         over(value('faster-rcnn-r50-fpn', 'fp32_img_s', det_batch),
+              value('cs-arfpn-r50', 'fp32_img_s', det_batch)), 1.15, False),
+    ]
+    lines = []
+    for text, measured, goal, minimum in checks:
+        if measured is None:
+            lines.append(f'  {text}: not measured in this run')
+            continue
+        met = measured >= goal if minimum else measured <= goal
+        lines.append(f"  {text}: {measured:.2f} (goal {'>=' if minimum else '<='} {goal}: "
+                     f"{'met' if met else 'MISSED'})")
+    return lines
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--models', nargs='+', choices=list(MODELS), default=list(MODELS))
+    parser.add_argument('--batches', type=int, nargs='+', default=[1, 32],
+                        help='classification batch sizes (default 1 32)')
+    parser.add_argument('--det-batches', type=int, nargs='+', default=[1, 4],
+                        help='detection batch sizes at 640x480 (default 1 4: a batch of 32 '
+                        'fields needs more memory and minutes per step than this machine has)')
+    parser.add_argument('--iters', type=int, default=5, help='timed iterations per figure')
+    parser.add_argument('--warmup', type=int, default=2, help='untimed iterations first')
+    parser.add_argument('--scaling', action='store_true',
+                        help='also CellViT images/s and memory against batch and input size')
+    parser.add_argument('--quick', action='store_true',
+                        help='a smoke run: batch 1 and 2, one iteration, small scaling table')
+    parser.add_argument('--out-dir', default='work_dirs/benchmark')
+    parser.add_argument('--worker', choices=list(MODELS), help=argparse.SUPPRESS)
+    parser.add_argument('--sizes', type=int, nargs='+', help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.batches, args.det_batches, args.iters, args.warmup = [1, 2], [1], 1, 0
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.worker:
+        return worker(args)
+    out_dir = Path(args.out_dir)
+    print(f'Benchmark on {os.cpu_count()} CPU cores, torch threads as torch sets them; '
+          f'{args.iters} timed iterations after {args.warmup} warm-up')
+    rows = []
+    for name in args.models:
+        batches = args.det_batches if MODELS[name]['task'] == 'det' else args.batches
+        print(f'  {name} (batch {", ".join(map(str, batches))}) ...', flush=True)
+        rows += run_worker(name, batches, args.iters, args.warmup)
+    write_table(rows, COLUMNS, out_dir, 'benchmark')
+    print('Goals:\n' + '\n'.join(goals(rows, max(args.batches), min(args.det_batches))))
+    if args.scaling:
+        batches, sizes = ([1, 2], [112]) if args.quick else ([1, 8, 32, 64], [112, 224, 448])
+        scaling = run_worker('cellvit', batches, args.iters, args.warmup, sizes=sizes)
+        write_table(scaling, ['model', 'input', 'batch', 'gmacs', 'fp32_img_s',
+                              'infer_peak_MiB'], out_dir, 'scaling')
+
+
+if __name__ == '__main__':
+    main()
