@@ -5,6 +5,7 @@ from .rbc14 import RBC14_CLASSES, RBC14Dataset, canonical_rbc_name
 from .splits import assign_stratified, read_groups, split_indices
 from .synthetic import (CELL_STYLES, SMEAR_CLASSES, WHITE_CELLS, render_cell_crop, render_smear,
                         write_cell_crops, write_smears)
+from .voc import CellVOCDataset, voc_xml
 
 __all__ = [
     'CellFolderDataset', 'DatasetError', 'check_image_file', 'MUNICH_AML_CLASSES', 'PAPER_CLASSES',
@@ -12,5 +13,5 @@ __all__ = [
     'canonical_rbc_name',
     'assign_stratified', 'read_groups',
     'split_indices', 'CELL_STYLES', 'SMEAR_CLASSES', 'WHITE_CELLS', 'render_cell_crop',
-    'render_smear', 'write_cell_crops', 'write_smears'
+    'render_smear', 'write_cell_crops', 'write_smears', 'CellVOCDataset', 'voc_xml'
 ]

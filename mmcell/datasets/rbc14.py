@@ -1,10 +1,10 @@
 """The 14 red-cell classes of Song et al. (2021), for LabelImg-annotated Pascal VOC data."""
 import re
 
-from mmdet.datasets import VOCDataset
 from mmdet.registry import DATASETS
 
 from .cell_folders import DatasetError
+from .voc import CellVOCDataset
 
 RBC14_CLASSES = ('schistocyte', 'spherocyte', 'stomatocyte', 'target cell', 'hypochromic',
                  'elliptocyte', 'normal', 'overlapping', 'hyperchromic', 'microcyte',
@@ -29,14 +29,15 @@ def canonical_rbc_name(name):
 
 
 @DATASETS.register_module()
-class RBC14Dataset(VOCDataset):
+class RBC14Dataset(CellVOCDataset):
     """Red-cell morphology boxes in Pascal VOC layout (LabelImg), 14 classes.
 
     The layout is VOC's: ``<data_root>/<sub_data_root>/{Annotations,JPEGImages,ImageSets/Main}``
     (``tools/dataset_converters/tile_smears.py`` writes it from whole fields). Labels are
     matched to :data:`RBC14_CLASSES` leniently (:func:`canonical_rbc_name`); a label that
     matches none fails the build with the XML file and the label, instead of the box being
-    dropped silently as mmdet's VOCDataset would.
+    dropped silently as mmdet's VOCDataset would. The other checks are
+    :class:`~mmcell.datasets.CellVOCDataset`'s.
     """
     METAINFO = dict(
         classes=RBC14_CLASSES,
@@ -44,16 +45,13 @@ class RBC14Dataset(VOCDataset):
                  (140, 86, 75), (127, 127, 127), (188, 189, 34), (23, 190, 207), (31, 119, 180),
                  (174, 199, 232), (255, 187, 120), (152, 223, 138), (197, 176, 213)])
 
-    def parse_data_info(self, img_info):
-        self._xml_path = img_info['xml_path']
-        return super().parse_data_info(img_info)
-
     def _parse_instance_info(self, raw_ann_info, minus_one=True):
         for obj in raw_ann_info.findall('object'):
             label = obj.find('name')
-            name = canonical_rbc_name(label.text or '')
+            name = canonical_rbc_name(label.text or '') if label is not None else None
             if name is None:
-                raise DatasetError(f'{self._xml_path}: label {label.text!r} is not one of the 14 '
+                text = None if label is None else label.text
+                raise DatasetError(f'{self._current[0]}: label {text!r} is not one of the 14 '
                                    f'red-cell classes {RBC14_CLASSES}')
             label.text = name
         return super()._parse_instance_info(raw_ann_info, minus_one)

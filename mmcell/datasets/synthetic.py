@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from mmengine.utils import ProgressBar
 
-from .voc_writer import voc_xml
+from .voc import voc_xml
 
 # Per class, at a 96 px crop: nucleus colour (BGR), cytoplasm colour, granule colour (None: no
 # granules), cell radius range in pixels, nucleus shape, and the PBC filename prefix.

@@ -22,7 +22,7 @@ import numpy as np
 from mmengine.utils import ProgressBar
 
 from mmcell.datasets.tiling import boxes_in_tile, tile_windows
-from mmcell.datasets.voc_writer import voc_xml
+from mmcell.datasets.voc import voc_xml
 
 
 def read_coco(path, img_dir):

@@ -1,6 +1,8 @@
 # BCCD (Pascal VOC layout, 640x480 smear images; RBC, WBC, Platelets) with its official splits:
 # train 205, val 87, test 72 images. Put the dataset at $MMCELL_DATA/bccd/BCCD (default data/).
-dataset_type = 'VOCDataset'
+# CellVOCDataset is mmdet's VOCDataset with checks: bad files named at build time, boxes outside
+# the image clipped and zero-area boxes skipped with a warning (BCCD has two).
+dataset_type = 'CellVOCDataset'
 data_root = '{{$MMCELL_DATA:data}}/bccd/'
 metainfo = dict(classes=('RBC', 'WBC', 'Platelets'),
                 palette=[(220, 20, 60), (106, 0, 228), (0, 182, 0)])
