@@ -6,8 +6,10 @@ and a box outside its image or of zero area goes into training as it is. :class:
 reads the same layout and, per case:
 
 * fails at build time naming the file (and the object) and what is wrong: malformed XML, a missing
-  XML or image file, an object without a name or with a box that is not four numbers, an unknown
-  class name (``unknown_classes='error'``, the default; ``'skip'`` drops them with a warning);
+  XML or image file, an image that is empty, not an image or cut short
+  (:func:`~mmcell.datasets.check_image_file`), an object without a name or with a box that is not
+  four numbers, an unknown class name (``unknown_classes='error'``, the default; ``'skip'``
+  drops such objects with a warning);
 * goes on with a warning and a count at the end: boxes reaching outside the image are clipped to
   it, boxes of zero area (after clipping) are skipped. BCCD has two such boxes.
 """
@@ -19,7 +21,7 @@ from mmdet.datasets import VOCDataset
 from mmdet.registry import DATASETS
 from mmengine.logging import print_log
 
-from .cell_folders import DatasetError
+from .cell_folders import DatasetError, check_image_file
 
 
 @DATASETS.register_module()
@@ -67,6 +69,9 @@ class CellVOCDataset(VOCDataset):
         img_path = osp.join(self.sub_data_root, img_info['file_name'])
         if not osp.isfile(img_path):
             raise DatasetError(f'{xml_path}: its image {img_path} does not exist')
+        problem = check_image_file(img_path)
+        if problem:
+            raise DatasetError(f'{xml_path}: its image {img_path} {problem}')
         try:
             width = int(root.findtext('size/width'))
             height = int(root.findtext('size/height'))

@@ -1,5 +1,4 @@
 """MunichAMLDataset (generated TCIA-layout files) and PBCDataset (the real PBC subset)."""
-import collections
 import shutil
 
 import numpy as np
@@ -89,8 +88,8 @@ def test_unknown_code_folder_and_class_are_errors(tmp_path, munich_aml):
 def test_pbc_class_counts():
     dataset = build(type='PBCDataset', data_root=str(PBC))
     assert counts(dataset) == {c: 300 for c in ('basophil', 'eosinophil', 'erythroblast', 'ig',
-                                                  'lymphocyte', 'monocyte', 'neutrophil',
-                                                  'platelet')}
+                                                'lymphocyte', 'monocyte', 'neutrophil',
+                                                'platelet')}
 
 
 @needs_pbc
@@ -124,3 +123,15 @@ def test_ann_file_lines_are_checked(tmp_path, munich_aml):
     ann.write_text('NGS/NGS_0001.tiff 12\n\nMON/MON_0003.tiff 8\n')
     dataset = build(type='MunichAMLDataset', data_root=str(munich_aml), ann_file=str(ann))
     assert dataset.get_gt_labels().tolist() == [12, 8]
+
+
+@pytest.mark.parametrize('suffix, cut', [('.jpg', 40), ('.png', 20), ('.bmp', 100), ('.tiff', 0)])
+def test_truncated_images_are_found_from_their_last_bytes(tmp_path, suffix, cut):
+    from mmcell.datasets import check_image_file
+    path = tmp_path / f'cell{suffix}'
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(path)
+    assert check_image_file(path) is None
+    data = path.read_bytes()
+    path.write_bytes(data[:-cut] if cut else data[:len(data) // 2])  # TIFF: lose half the strips
+    assert check_image_file(path).startswith('is truncated')
