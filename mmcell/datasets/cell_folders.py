@@ -109,14 +109,16 @@ class CellFolderDataset(BaseDataset):
             ``groups='<csv of image,group>'`` (paths relative to the class folders' parent) to
             keep each patient or slide in one part. See :mod:`mmcell.datasets.splits`.
             Defaults to None (all images).
-        check_files (bool): Check each image's header when the dataset is built, so an empty
-            or non-image file fails there, named, rather than mid-epoch. Defaults to True.
+        check_files (bool): Check each image's first and last bytes when the dataset is built
+            (:func:`check_image_file`), so an empty, non-image or truncated file fails there,
+            named, rather than mid-epoch or silently half-grey. Defaults to True.
         **kwargs: Other arguments of mmpretrain's ``BaseDataset`` (``pipeline``,
             ``test_mode``, ...).
 
     Raises:
         DatasetError: At build time, for a missing folder, an unknown class folder or name, a
-            file that is not an image, an empty subset, or a bad ``ann_file`` line (its number).
+            file that is empty, not an image or truncated, an empty subset, or a bad
+            ``ann_file`` line (its number).
     """
     FOLDERS = {}
 

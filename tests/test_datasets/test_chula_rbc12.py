@@ -71,3 +71,17 @@ def test_bad_label_line_is_named(tmp_path):
     path.write_text('10 20 13\n')
     with pytest.raises(ValueError, match='type 13 is not in 0-12'):
         read_chula_points(path)
+
+
+def test_truncated_image_stops_the_converter_naming_it(tmp_path):
+    name = sorted(p.stem for p in (CHULA / 'Label').glob('*.txt'))[0]
+    (tmp_path / 'Dataset').mkdir()
+    (tmp_path / 'Label').mkdir()
+    data = (CHULA / 'Dataset' / f'{name}.jpg').read_bytes()
+    (tmp_path / 'Dataset' / f'{name}.jpg').write_bytes(data[:len(data) // 2])
+    (tmp_path / 'Label' / f'{name}.txt').symlink_to(CHULA / 'Label' / f'{name}.txt')
+    proc = run_tool('tools/dataset_converters/chula_to_coco.py', tmp_path, tmp_path / 'c.json',
+                    check=False)
+    assert proc.returncode != 0
+    assert f'{name}.jpg: is truncated' in proc.stderr
+    assert not (tmp_path / 'c.json').exists()  # nothing half-written

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 from mmengine.utils import ProgressBar
 
+from mmcell.datasets import check_image_file
 from mmcell.datasets.chula_rbc12 import (CHULA_CLASSES, cell_mask, estimate_cell_boxes,
                                          read_chula_points)
 
@@ -43,9 +44,10 @@ def main():
     progress = ProgressBar(len(images) - len(skipped))
     holds_centre, cell_share, sides = [], [], []  # a check that the boxes fit cells
     for image_id, path in enumerate((p for p in images if p.stem in labels), 1):
-        img = cv2.imread(str(path))
+        problem = check_image_file(path)
+        img = None if problem else cv2.imread(str(path))
         if img is None:
-            raise SystemExit(f'{path}: cannot be decoded as an image')
+            raise SystemExit(f'{path}: {problem or "cannot be decoded as an image"}')
         points = read_chula_points(labels[path.stem])
         h, w = img.shape[:2]
         coco['images'].append(dict(id=image_id, file_name=f'Dataset/{path.name}', width=w,
