@@ -304,6 +304,24 @@ def goals(rows, batch, det_batch):
     return lines
 
 
+def describe_cpu():
+    """The CPU model and the vector extensions that decide bf16 speed, from /proc/cpuinfo."""
+    model, flags = 'unknown CPU', set()
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            key, _, value = line.partition(':')
+            if key.strip() == 'model name':
+                model = value.strip()
+            elif key.strip() == 'flags':
+                flags = set(value.split())
+    except OSError:
+        pass
+    found = [f for f in ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16') if f in flags]
+    bf16 = ('bf16 in hardware' if {'avx512_bf16', 'amx_bf16'} & flags else
+            'no bf16 instructions: bf16 runs emulated')
+    return f"{model}, {os.cpu_count()} cores, {' '.join(found) or 'no AVX'} ({bf16})"
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--models', nargs='+', choices=list(MODELS), default=list(MODELS))
@@ -332,8 +350,8 @@ def main(argv=None):
     if args.worker:
         return worker(args)
     out_dir = Path(args.out_dir)
-    print(f'Benchmark on {os.cpu_count()} CPU cores, torch threads as torch sets them; '
-          f'{args.iters} timed iterations after {args.warmup} warm-up')
+    print(f'Benchmark on {describe_cpu()}; {args.iters} timed iterations after '
+          f'{args.warmup} warm-up')
     rows = []
     for name in args.models:
         batches = args.det_batches if MODELS[name]['task'] == 'det' else args.batches
