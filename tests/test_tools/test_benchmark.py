@@ -25,6 +25,8 @@ def test_quick_benchmark_writes_a_complete_table(tmp_path):
                     'train_peak_MiB'):
             assert float(row[key]) >= 0, (row['model'], key)
         assert float(row['fp32_img_s']) > 0 and float(row['gmacs']) > 0
+        if row['bf16_img_s'].startswith('n/a'):  # and the reason is printed
+            assert f"  {row['model']} bf16: " in proc.stdout.split('Not measured:')[1]
     sizes = {r['model']: float(r['params_M']) for r in rows}
     assert sizes['cellvit-cls-head'] > sizes['cellvit'] > 15  # the sparse head is smaller
     assert abs(sizes['hf-cvt-13'] - sizes['cellvit-cls-head']) < 0.5  # the same architecture

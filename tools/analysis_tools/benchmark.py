@@ -27,6 +27,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -207,7 +208,8 @@ def measure(name, batches, iters, warmup, shape=None, train=True, bf16=True):
         row = dict(model=name, task=spec['task'], input=f'{shape[1]}x{shape[0]}', batch=batch,
                    params_M=round(params, 2), gmacs=round(macs, 2))
         row['fp32_img_s'], row['infer_peak_MiB'] = throughput(forward, x, iters, warmup)
-        row['bf16_img_s'] = (_try(lambda: throughput(forward, x, iters, warmup, bf16=True)[0])
+        row['bf16_img_s'] = (_try(f'{name} bf16', lambda: throughput(forward, x, iters, warmup,
+                                                                     bf16=True)[0])
                              if bf16 else 'skipped')
         if train:
             row['train_step_s'], row['train_peak_MiB'] = train_step(model, loss, x, iters,
@@ -216,10 +218,15 @@ def measure(name, batches, iters, warmup, shape=None, train=True, bf16=True):
     return rows
 
 
-def _try(fn):
+def _try(what, fn):
+    """``fn()``, or 'n/a' in the table and the reason on a NOTE line (e.g. an op without a bf16
+    CPU kernel)."""
     try:
         return fn()
-    except Exception as err:  # an op without a bf16 CPU kernel: say so in the table
+    except Exception as err:
+        where = traceback.extract_tb(err.__traceback__)[-1]
+        print(f'NOTE {what}: {type(err).__name__}: {str(err).splitlines()[0]} '
+              f'({Path(where.filename).name}:{where.lineno})', flush=True)
         return f'n/a ({type(err).__name__})'
 
 
@@ -249,9 +256,10 @@ def run_worker(name, batches, iters, warmup, sizes=None):
                              'transformers there for the Hugging Face comparisons)')
         env['PYTHONPATH'] = str(side)
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=ROOT)
+    notes = [line[len('NOTE '):] for line in proc.stdout.splitlines() if line.startswith('NOTE ')]
     for line in proc.stdout.splitlines():
         if line.startswith('BENCHMARK-ROWS '):
-            return json.loads(line[len('BENCHMARK-ROWS '):])
+            return json.loads(line[len('BENCHMARK-ROWS '):]), sorted(set(notes))
     raise SystemExit(f'error: the {name} worker failed ({proc.returncode}):\n'
                      f'{proc.stderr[-3000:]}')
 
@@ -259,7 +267,7 @@ def run_worker(name, batches, iters, warmup, sizes=None):
 def write_table(rows, columns, out_dir, stem):
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(out_dir / f'{stem}.csv', 'w', newline='') as f:
-        writer = csv.DictWriter(f, columns)
+        writer = csv.DictWriter(f, columns, extrasaction='ignore')
         writer.writeheader()
         writer.writerows(rows)
     (out_dir / f'{stem}.json').write_text(json.dumps(rows, indent=1))
@@ -352,16 +360,20 @@ def main(argv=None):
     out_dir = Path(args.out_dir)
     print(f'Benchmark on {describe_cpu()}; {args.iters} timed iterations after '
           f'{args.warmup} warm-up')
-    rows = []
+    rows, notes = [], []
     for name in args.models:
         batches = args.det_batches if MODELS[name]['task'] == 'det' else args.batches
         print(f'  {name} (batch {", ".join(map(str, batches))}) ...', flush=True)
-        rows += run_worker(name, batches, args.iters, args.warmup)
+        model_rows, model_notes = run_worker(name, batches, args.iters, args.warmup)
+        rows += model_rows
+        notes += model_notes
     write_table(rows, COLUMNS, out_dir, 'benchmark')
+    if notes:
+        print('Not measured:\n' + '\n'.join(f'  {note}' for note in notes) + '\n')
     print('Goals:\n' + '\n'.join(goals(rows, max(args.batches), min(args.det_batches))))
     if args.scaling:
         batches, sizes = ([1, 2], [112]) if args.quick else ([1, 8, 32, 64], [112, 224, 448])
-        scaling = run_worker('cellvit', batches, args.iters, args.warmup, sizes=sizes)
+        scaling, _ = run_worker('cellvit', batches, args.iters, args.warmup, sizes=sizes)
         write_table(scaling, ['model', 'input', 'batch', 'gmacs', 'fp32_img_s',
                               'infer_peak_MiB'], out_dir, 'scaling')
 
