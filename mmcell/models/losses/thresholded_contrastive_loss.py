@@ -1,7 +1,31 @@
 import torch
+import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 from mmpretrain.registry import MODELS
+
+
+def gather_batch(features, labels):
+    """The whole batch of a data-parallel step: every process's features and labels, in rank
+    order; this process's own rows keep their gradient, the others' are constants.
+
+    Processes may hold different numbers of samples (the last batch of an epoch): each pads to
+    the largest before the exchange.
+    """
+    world = dist.get_world_size()
+    counts = [torch.zeros(1, dtype=torch.long) for _ in range(world)]
+    dist.all_gather(counts, torch.tensor([labels.numel()]))
+    counts = [int(c) for c in counts]
+    most = max(counts)
+    pad = most - labels.numel()
+    gathered_feats = [features.new_empty(most, *features.shape[1:]) for _ in range(world)]
+    gathered_labels = [labels.new_empty(most) for _ in range(world)]
+    dist.all_gather(gathered_feats, F.pad(features.detach(), (0, 0) * (features.dim() - 1) +
+                                          (0, pad)))
+    dist.all_gather(gathered_labels, F.pad(labels, (0, pad)))
+    gathered_feats[dist.get_rank()] = features
+    return (torch.cat([f[:n] for f, n in zip(gathered_feats, counts)]),
+            torch.cat([t[:n] for t, n in zip(gathered_labels, counts)]))
 
 
 @MODELS.register_module()
@@ -17,18 +41,28 @@ class ThresholdedContrastiveLoss(nn.Module):
 
     and the sum is divided by ``N ** 2`` for a batch of N.
 
+    In data-parallel training the loss is taken over the whole batch, all processes' samples
+    together, so that its value and its gradient do not depend on how the batch is split: two
+    processes with 16 images each train as one with 32 (the paper trains on one GPU). Each
+    process differentiates only through its own features and DDP averages the gradients over
+    the processes, so the gradient is scaled by the number of processes to undo that average.
+
     Args:
         threshold (float): The similarity threshold ``t_con`` for different-label pairs.
             Defaults to 0.4.
         loss_weight (float): Factor applied to the loss. Defaults to 1.0.
+        across_processes (bool): In distributed training, take the loss over every process's
+            samples (above). False: over this process's samples only, as TransFG does, which
+            makes the loss depend on the number of processes. Defaults to True.
     """
 
-    def __init__(self, threshold=0.4, loss_weight=1.0):
+    def __init__(self, threshold=0.4, loss_weight=1.0, across_processes=True):
         super().__init__()
         if not -1.0 <= threshold <= 1.0:
             raise ValueError(f'threshold is a cosine similarity in [-1, 1], got {threshold}')
         self.threshold = threshold
         self.loss_weight = loss_weight
+        self.across_processes = across_processes
 
     def forward(self, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Compute the loss.
@@ -42,11 +76,20 @@ class ThresholdedContrastiveLoss(nn.Module):
         """
         if features.size(0) != labels.numel():
             raise ValueError(f'got {features.size(0)} features but {labels.numel()} labels')
-        z = F.normalize(features.flatten(1).float(), dim=1)
+        features, labels = features.flatten(1), labels.view(-1)
+        world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+        spread = self.across_processes and world > 1 and self.training
+        if spread:
+            features, labels = gather_batch(features, labels)
+        z = F.normalize(features.float(), dim=1)
         cos = z @ z.t()
         same = labels.view(-1, 1) == labels.view(1, -1)
         pair_loss = torch.where(same, 1 - cos, (cos - self.threshold).clamp(min=0))
-        return self.loss_weight * pair_loss.sum() / labels.numel()**2
+        loss = self.loss_weight * pair_loss.sum() / labels.numel()**2
+        if spread:  # the value stays the loss; the gradient is multiplied by the process count
+            loss = loss + (world - 1) * (loss - loss.detach())
+        return loss
 
     def extra_repr(self):
-        return f'threshold={self.threshold}, loss_weight={self.loss_weight}'
+        return (f'threshold={self.threshold}, loss_weight={self.loss_weight}, '
+                f'across_processes={self.across_processes}')

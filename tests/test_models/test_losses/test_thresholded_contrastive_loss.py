@@ -44,3 +44,38 @@ def test_bad_input_is_refused():
         build(threshold=1.5)
     with pytest.raises(ValueError, match='3 features but 2 labels'):
         build()(torch.randn(3, 4), torch.tensor([0, 1]))
+
+
+def _one_process_of_two(rank, port, feats, labels, sizes, out):
+    import torch.distributed as dist
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
+                            world_size=2)
+    own = slice(sum(sizes[:rank]), sum(sizes[:rank + 1]))
+    local = feats[own].clone().requires_grad_()
+    loss = build()(local, labels[own])
+    loss.backward()
+    torch.save({'loss': loss.detach(), 'grad': local.grad}, out[rank])
+    dist.destroy_process_group()
+
+
+def test_two_processes_with_uneven_batches_get_the_whole_batch_loss(tmp_path):
+    """5 samples split 3 + 2 over two gloo processes: each reports the loss of all 5, and its
+    features' gradient, averaged as DDP averages, is that of one process holding all 5."""
+    import socket
+
+    import torch.multiprocessing as mp
+    torch.manual_seed(0)
+    feats, labels = torch.randn(5, 8), torch.tensor([0, 1, 0, 1, 1])
+    whole = feats.clone().requires_grad_()
+    expected = build()(whole, labels)
+    expected.backward()
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    out = [tmp_path / f'rank{r}.pt' for r in range(2)]
+    mp.spawn(_one_process_of_two, args=(port, feats, labels, (3, 2), out), nprocs=2)
+    results = [torch.load(path) for path in out]
+    for result in results:
+        assert torch.allclose(result['loss'], expected.detach(), atol=1e-6)
+    grads = torch.cat([result['grad'] for result in results]) / 2  # DDP's average
+    assert torch.allclose(grads, whole.grad, atol=1e-6)
