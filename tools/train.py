@@ -8,7 +8,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmcell  # noqa: F401 (registers components, safe checkpoint loading)
-from mmcell.utils import config_scope, set_work_dir, setup_cpu_distributed
+from mmcell.utils import config_scope, latest_checkpoint, set_work_dir, setup_cpu_distributed
 
 
 def parse_args():
@@ -54,7 +54,7 @@ def merge_args(cfg, args):
         else:
             cfg.optim_wrapper.type = 'BF16OptimWrapper'
     if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
+        cfg.resume, cfg.load_from = True, latest_checkpoint(cfg.work_dir)
     elif args.resume is not None:
         cfg.resume, cfg.load_from = True, args.resume
     if args.auto_scale_lr:

@@ -10,14 +10,26 @@ renames it over the target (``os.replace``, atomic on POSIX and Windows): the ta
 the previous file or the complete new one. ``import mmcell`` registers it for local paths
 (:func:`register_atomic_local_backend`), so ``CheckpointHook``, ``runner.save_checkpoint`` and
 ``mmengine.fileio.put`` all use it.
+
+The checkpoint hook then records the new file's path in ``<work_dir>/last_checkpoint`` with a plain
+``open(..., 'w')``, and ``--resume`` reads that record. A kill between the truncation and the write
+leaves it empty; with ``max_keep_ckpts=1`` the file it names is deleted before the next one is
+written. :func:`latest_checkpoint` (what ``tools/train.py --resume`` uses) falls back to the newest
+complete checkpoint in the folder when the record is empty or names a missing file.
 """
+import glob
+import logging
 import os
 import os.path as osp
+import re
 import tempfile
 
 from mmengine.fileio import LocalBackend, register_backend
+from mmengine.logging import print_log
 
-__all__ = ['AtomicLocalBackend', 'atomic_write', 'register_atomic_local_backend']
+__all__ = [
+    'AtomicLocalBackend', 'atomic_write', 'latest_checkpoint', 'register_atomic_local_backend'
+]
 
 
 def atomic_write(data, path):
@@ -55,3 +67,38 @@ class AtomicLocalBackend(LocalBackend):
 def register_atomic_local_backend():
     """Make :class:`AtomicLocalBackend` mmengine's backend for local paths."""
     register_backend('local', AtomicLocalBackend, force=True, prefixes='')
+
+
+def latest_checkpoint(work_dir):
+    """The checkpoint a resumed run in ``work_dir`` continues from.
+
+    The one ``work_dir/last_checkpoint`` names; if that record is empty or names a file that is
+    gone, the ``epoch_N.pth`` / ``iter_N.pth`` in ``work_dir`` with the largest N, with a warning.
+
+    Args:
+        work_dir (str | Path): The run's work dir.
+
+    Returns:
+        str | None: The checkpoint's path, or None when the folder holds none.
+    """
+    record = osp.join(work_dir, 'last_checkpoint')
+    named = ''
+    if osp.isfile(record):
+        with open(record) as f:
+            named = f.read().strip()
+        if named and osp.isfile(named):
+            return named
+    steps = {}
+    for path in glob.glob(osp.join(glob.escape(str(work_dir)), '*.pth')):
+        found = re.fullmatch(r'(?:epoch|iter)_(\d+)\.pth', osp.basename(path))
+        if found:
+            steps[path] = int(found.group(1))
+    if not steps:
+        return None
+    newest = max(steps, key=steps.get)
+    if osp.isfile(record):
+        problem = f'names {named}, which is missing' if named else 'is empty'
+        print_log(f'{record} {problem} (the run was stopped while it was written); resuming '
+                  f'from the newest checkpoint in the folder, {newest}', logger='current',
+                  level=logging.WARNING)
+    return newest

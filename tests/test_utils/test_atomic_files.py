@@ -6,7 +6,7 @@ import signal
 import pytest
 from mmengine.fileio import get_file_backend, put
 
-from mmcell.utils import AtomicLocalBackend, atomic_write
+from mmcell.utils import AtomicLocalBackend, atomic_write, latest_checkpoint
 
 from ..conftest import ROOT, run_tool
 from ..test_tools.tiny_config import tiny_classifier_config
@@ -33,6 +33,44 @@ def test_a_write_that_dies_leaves_the_previous_file(tmp_path, monkeypatch):
         AtomicLocalBackend().put(b'new checkpoint' * 1000, str(target))
     assert target.read_bytes() == b'old complete checkpoint'
     assert sorted(p.name for p in tmp_path.iterdir()) == ['epoch_1.pth']  # no leftovers
+
+
+@pytest.mark.parametrize('record', ['', 'gone', None])
+def test_resume_finds_the_newest_checkpoint_when_the_record_is_broken(tmp_path, record,
+                                                                       monkeypatch):
+    """``last_checkpoint`` is written in place by mmengine: a kill can leave it empty, and with
+    max_keep_ckpts=1 it can name a deleted file. Resume then takes the largest step."""
+    warnings = []
+    monkeypatch.setattr('mmcell.utils.atomic_files.print_log',
+                        lambda msg, **kwargs: warnings.append(msg))
+    assert latest_checkpoint(tmp_path) is None
+    for name in ('iter_2.pth', 'iter_10.pth', 'best_accuracy_iter_12.pth', '.iter_12.pth.x.part'):
+        (tmp_path / name).write_bytes(b'x')
+    if record is not None:
+        (tmp_path / 'last_checkpoint').write_text(str(tmp_path / record) if record else '')
+    assert latest_checkpoint(tmp_path) == str(tmp_path / 'iter_10.pth')
+    if record is None:  # no record at all: nothing was broken, nothing to say
+        assert warnings == []
+    else:
+        assert len(warnings) == 1 and ('is empty' if record == '' else 'gone, which is missing'
+                                       ) in warnings[0]
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_2.pth'))
+    assert latest_checkpoint(tmp_path) == str(tmp_path / 'iter_2.pth')  # a good record rules
+
+
+def test_train_resume_with_an_emptied_record_continues_from_the_newest(tmp_path, cell_crops):
+    config = tmp_path / 'tiny.py'
+    config.write_text(tiny_classifier_config(cell_crops))
+    work_dir = tmp_path / 'run'
+    run_tool('tools/train.py', config, '--work-dir', work_dir)
+    (work_dir / 'last_checkpoint').write_text('')  # killed while mmengine rewrote it
+    proc = run_tool('tools/train.py', config, '--work-dir', work_dir, '--resume',
+                    '--cfg-options', 'train_cfg.max_iters=6')
+    log = proc.stdout + proc.stderr
+    assert 'is empty' in log and f'resuming from the newest checkpoint in the folder, ' \
+        f'{work_dir / "iter_4.pth"}' in log
+    assert 'resumed epoch: 0, iter: 4' in log
+    assert (work_dir / 'iter_6.pth').is_file()
 
 
 def losses(work_dir):
