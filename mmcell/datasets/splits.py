@@ -91,12 +91,16 @@ def split_indices(labels, part, num_folds=None, fold=0, ratios=None, seed=0, gro
 
 def read_groups(path):
     """Read a ``<image path>,<group>`` CSV (header optional) into a dict; paths as written."""
-    groups = {}
+    groups, lines = {}, {}
     with open(path, newline='') as f:
         for number, row in enumerate(csv.reader(f), 1):
             if number == 1 and row[:2] == ['image', 'group']:
                 continue
             if len(row) != 2 or not row[0] or not row[1]:
                 raise ValueError(f'{path}, line {number}: expected "<image>,<group>", got {row}')
-            groups[row[0]] = row[1]
+            image, group = row
+            if groups.setdefault(image, group) != group:
+                raise ValueError(f'{path}, line {number}: {image} is in group {group}, but line '
+                                 f'{lines[image]} put it in group {groups[image]}')
+            lines.setdefault(image, number)
     return groups

@@ -62,6 +62,25 @@ def test_grayscale_image_loads_as_three_channels(tmp_path):
     assert tuple(dataset[0]['inputs'].shape) == (3, 50, 60)
 
 
+@pytest.mark.parametrize('suffix', ['.png', '.tiff'])
+@pytest.mark.parametrize('channels', [1, 3])
+def test_16_bit_images_load_as_8_bit_three_channels(tmp_path, suffix, channels):
+    """A 16-bit scan (grayscale or colour, PNG or TIFF) passes the build-time check and loads as
+    8-bit BGR scaled by 1/256, the top byte of each value."""
+    import cv2
+    folder = tmp_path / 'AML-Cytomorphology' / 'MON'
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 65536, (40, 30, channels), dtype=np.uint16)
+    assert cv2.imwrite(str(folder / f'MON_0001{suffix}'), pixels.squeeze())
+    dataset = build(type='MunichAMLDataset', data_root=str(tmp_path),
+                    pipeline=[dict(type='LoadImageFromFile'), dict(type='PackInputs')])
+    loaded = dataset[0]['inputs'].numpy().transpose(1, 2, 0)
+    assert loaded.dtype == np.uint8 and loaded.shape == (40, 30, 3)
+    expected = np.broadcast_to(pixels >> 8, (40, 30, 3))
+    assert np.abs(loaded.astype(int) - expected).max() <= 1  # OpenCV rounds
+
+
 @pytest.mark.parametrize('content, problem', [(b'', 'is empty'), (b'hello', 'is not a JPEG')])
 def test_corrupt_file_is_named_at_build_time(tmp_path, munich_aml, content, problem):
     root = tmp_path / 'copy'

@@ -46,6 +46,18 @@ def test_groups_stay_whole():
     assert all(60 <= n <= 100 for n in np.bincount(bins))
 
 
+def test_groups_file_giving_one_image_two_groups_is_an_error(tmp_path):
+    from mmcell.datasets.splits import read_groups
+    path = tmp_path / 'patients.csv'
+    path.write_text('image,group\nMON/MON_0001.tiff,p1\nMON/MON_0002.tiff,p2\n'
+                    'MON/MON_0001.tiff,p1\nMON/MON_0001.tiff,p3\n')
+    with pytest.raises(ValueError, match=r'patients.csv, line 5: MON/MON_0001.tiff is in group '
+                                         r'p3, but line 2 put it in group p1'):
+        read_groups(path)
+    path.write_text('MON/MON_0001.tiff,p1\nMON/MON_0001.tiff,p1\n')  # repeated, same group
+    assert read_groups(path) == {'MON/MON_0001.tiff': 'p1'}
+
+
 @pytest.mark.parametrize('kwargs, message', [
     (dict(part='val'), 'either num_folds'),
     (dict(part='test', num_folds=5), "'train' or 'val'"),

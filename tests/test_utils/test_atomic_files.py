@@ -36,8 +36,8 @@ def test_a_write_that_dies_leaves_the_previous_file(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize('record', ['', 'gone', None])
-def test_resume_finds_the_newest_checkpoint_when_the_record_is_broken(tmp_path, record,
-                                                                       monkeypatch):
+def test_resume_finds_the_newest_checkpoint_if_the_record_is_broken(tmp_path, record,
+                                                                    monkeypatch):
     """``last_checkpoint`` is written in place by mmengine: a kill can leave it empty, and with
     max_keep_ckpts=1 it can name a deleted file. Resume then takes the largest step."""
     warnings = []
