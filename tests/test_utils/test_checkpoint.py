@@ -70,7 +70,9 @@ def test_missing_checkpoint_names_the_file(tmp_path):
     lambda cfg, ckpt: ('tools/test.py', cfg, ckpt),
     lambda cfg, ckpt: ('tools/train.py', cfg, '--resume', ckpt),
     lambda cfg, ckpt: ('tools/train.py', cfg, '--cfg-options', f'load_from={ckpt}'),
-], ids=['test.py', 'train.py --resume', 'load_from'])
+    lambda cfg, ckpt: ('tools/train.py', cfg, '--cfg-options', 'model.init_cfg.type=Pretrained',
+                       f'model.init_cfg.checkpoint={ckpt}'),
+], ids=['test.py', 'train.py --resume', 'load_from', 'init_cfg Pretrained'])
 def test_tools_refuse_unsafe_checkpoints(tmp_path, cell_crops, evil_checkpoint, tool_args):
     path, marker = evil_checkpoint
     cfg = tmp_path / 'tiny.py'
