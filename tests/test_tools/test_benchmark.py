@@ -30,6 +30,7 @@ def test_quick_benchmark_writes_a_complete_table(tmp_path):
     sizes = {r['model']: float(r['params_M']) for r in rows}
     assert sizes['cellvit-cls-head'] > sizes['cellvit'] > 15  # the sparse head is smaller
     assert abs(sizes['hf-cvt-13'] - sizes['cellvit-cls-head']) < 0.5  # the same architecture
-    assert [(r['input'], r['batch']) for r in read(tmp_path / 'scaling.csv')] == [
-        ('112x112', '1'), ('112x112', '2')]
+    # CellViT against itself keeping full attention maps (TransFG's way), same input and batch.
+    assert [(r['model'], r['input'], r['batch']) for r in read(tmp_path / 'scaling.csv')] == [
+        (m, '112x112', b) for m in ('cellvit', 'cellvit-full-maps') for b in ('1', '2')]
     assert 'Goals:' in proc.stdout and 'ConvTokenViT-13 (CLS head) over HF CvT-13' in proc.stdout

@@ -41,6 +41,9 @@ DEIT_S = dict(type='ImageClassifier',
 MODELS = {
     'cellvit': dict(task='cls', config='configs/cellvit_munich.py'),
     'cellvit-cls-head': dict(task='cls', config='configs/cellvit_munich_cls-head.py'),
+    # CellViT with TransFG's attention bookkeeping, for the memory comparison of --scaling only.
+    'cellvit-full-maps': dict(task='cls', config='configs/cellvit_munich.py', full_maps=True,
+                              scaling_only=True),
     'hf-cvt-13': dict(task='cls', hf=True),
     'deit-s': dict(task='cls', model=DEIT_S),
     'swin-t': dict(task='cls', config='configs/baselines/swin-t_munich.py'),
@@ -109,14 +112,43 @@ def build(name):
             model = registry.build(cfg)
         if spec['task'] == 'det':
             return (model, *detector_steps(model))
+        kept_maps = keep_full_attention_maps(model) if spec.get('full_maps') else []
 
         def forward(x):
+            kept_maps.clear()
             return model(x, mode='tensor')
 
     def loss(x):
         labels = torch.arange(x.size(0)) % NUM_CLASSES
         return F.cross_entropy(forward(x).float(), labels)
     return model, forward, loss
+
+
+def keep_full_attention_maps(model):
+    """Make every attention layer of a ConvTokenViT work as TransFG's does: form the full
+    (B, heads, N, N_kv) probability map, keep it for the part selection (TransFG returns every
+    layer's map) and read the CLS rows from it. Memory then grows as O(L * H * N * N_kv) where
+    mmcell's CLS-row attention needs O(L * H * N_kv). Returns the list the maps are kept in."""
+    import types
+
+    from mmcell.models.layers.conv_attention import ConvProjectionAttention
+    kept = []
+
+    def attend(self, x, hw, num_extra_tokens=0, return_cls_attention=False):
+        cls, patches = x[:, :num_extra_tokens], x[:, num_extra_tokens:]
+        cls = cls if num_extra_tokens else None
+        q, _ = self._project(self.conv_q, self.q, patches, cls, hw)
+        k, key_grid = self._project(self.conv_k, self.k, patches, cls, hw)
+        v, _ = self._project(self.conv_v, self.v, patches, cls, hw)
+        attention = (q @ k.transpose(-2, -1) * self.scale).softmax(dim=-1)
+        kept.append(attention)
+        out = self.proj_drop(self.proj((attention @ v).transpose(1, 2).flatten(2)))
+        return (out, attention[:, :, 0], key_grid) if return_cls_attention else out
+
+    for module in model.modules():
+        if isinstance(module, ConvProjectionAttention):
+            module.forward = types.MethodType(attend, module)
+    return kept
 
 
 def detector_steps(model):
@@ -332,7 +364,9 @@ def describe_cpu():
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--models', nargs='+', choices=list(MODELS), default=list(MODELS))
+    parser.add_argument('--models', nargs='+', choices=list(MODELS),
+                        default=[name for name, spec in MODELS.items()
+                                 if not spec.get('scaling_only')])
     parser.add_argument('--batches', type=int, nargs='+', default=[1, 32],
                         help='classification batch sizes (default 1 32)')
     parser.add_argument('--det-batches', type=int, nargs='+', default=[1, 4],
@@ -341,7 +375,8 @@ def parse_args(argv=None):
     parser.add_argument('--iters', type=int, default=5, help='timed iterations per figure')
     parser.add_argument('--warmup', type=int, default=2, help='untimed iterations first')
     parser.add_argument('--scaling', action='store_true',
-                        help='also CellViT images/s and memory against batch and input size')
+                        help='also CellViT images/s and memory against batch and input size, '
+                        'next to CellViT keeping full attention maps (as TransFG does)')
     parser.add_argument('--quick', action='store_true',
                         help='a smoke run: batch 1 and 2, one iteration, small scaling table')
     parser.add_argument('--out-dir', default='work_dirs/benchmark')
@@ -373,7 +408,8 @@ def main(argv=None):
     print('Goals:\n' + '\n'.join(goals(rows, max(args.batches), min(args.det_batches))))
     if args.scaling:
         batches, sizes = ([1, 2], [112]) if args.quick else ([1, 8, 32, 64], [112, 224, 448])
-        scaling, _ = run_worker('cellvit', batches, args.iters, args.warmup, sizes=sizes)
+        scaling = [row for name in ('cellvit', 'cellvit-full-maps')
+                   for row in run_worker(name, batches, args.iters, args.warmup, sizes=sizes)[0]]
         write_table(scaling, ['model', 'input', 'batch', 'gmacs', 'fp32_img_s',
                               'infer_peak_MiB'], out_dir, 'scaling')
 
