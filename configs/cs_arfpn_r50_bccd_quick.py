@@ -28,4 +28,4 @@ param_scheduler = [
     dict(type='MultiStepLR', by_epoch=True, begin=0, end=6, milestones=[5], gamma=0.1),
 ]
 train_cfg = dict(max_epochs=6, val_interval=3)
-default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=3, max_keep_ckpts=1))
+default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=3, max_keep_ckpts=2))
