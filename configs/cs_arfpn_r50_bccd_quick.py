@@ -4,23 +4,13 @@
 _base_ = ['./cs_arfpn_r50_bccd.py']
 
 image_scale = (320, 240)
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='Resize', scale=image_scale, keep_ratio=True),
-    dict(type='RandomFlip', prob=[0.25, 0.25], direction=['horizontal', 'vertical']),
-    dict(type='PackDetInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=image_scale, keep_ratio=True),
-    dict(type='LoadAnnotations', with_bbox=True),
-    dict(type='PackDetInputs',
-         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor')),
-]
-train_dataloader = dict(batch_size=4, dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+train_dataloader = dict(batch_size=4, dataset=dict(pipeline=[
+    dict(step, scale=image_scale) if step['type'] == 'Resize' else step
+    for step in _base_.train_pipeline]))
+val_dataloader = dict(dataset=dict(pipeline=[
+    dict(step, scale=image_scale) if step['type'] == 'Resize' else step
+    for step in _base_.test_pipeline]))
+test_dataloader = val_dataloader  # the pipeline; the split stays the test split
 
 optim_wrapper = dict(optimizer=dict(lr=0.01))
 param_scheduler = [

@@ -23,6 +23,8 @@ EXPECTED = {  # detector, backbone depth, attention unit, neck, RoI layer
     'cs_arfpn_r50_roipool_bccd.py': ('FasterRCNN', 50, CSA, 'AttentionFPN', 'TorchRoIPool'),
     'retinanet_cs_arfpn_r50_bccd.py': ('RetinaNet', 50, CSA, 'AttentionFPN', None),
     'cascade_rcnn_cs_arfpn_r50_bccd.py': ('CascadeRCNN', 50, CSA, 'AttentionFPN', 'RoIAlign'),
+    'faster_rcnn_r50_fpn_bccd_cpu.py': ('FasterRCNN', 50, None, 'FPN', 'RoIAlign'),
+    'cs_arfpn_r50_bccd_cpu.py': ('FasterRCNN', 50, CSA, 'AttentionFPN', 'RoIAlign'),
 }
 needs_bccd = pytest.mark.skipif(not (DATA / 'bccd' / 'BCCD').is_dir(),
                                 reason=f'BCCD not found under {DATA}')
