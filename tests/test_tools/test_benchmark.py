@@ -13,8 +13,9 @@ def read(path):
 
 
 def test_quick_benchmark_writes_a_complete_table(tmp_path):
-    proc = run_tool('tools/analysis_tools/benchmark.py', '--quick', '--scaling', '--out-dir',
-                    tmp_path)
+    # bf16 forced on: this CPU may emulate it (slow, but one image per figure here).
+    proc = run_tool('tools/analysis_tools/benchmark.py', '--quick', '--scaling', '--bf16', 'on',
+                    '--out-dir', tmp_path)
     rows = read(tmp_path / 'benchmark.csv')
     # Classification at batch 1 and 2, detection at batch 1, one process per model.
     assert [(r['model'], r['batch']) for r in rows] == [
@@ -34,3 +35,15 @@ def test_quick_benchmark_writes_a_complete_table(tmp_path):
     assert [(r['model'], r['input'], r['batch']) for r in read(tmp_path / 'scaling.csv')] == [
         (m, '112x112', b) for m in ('cellvit', 'cellvit-full-maps') for b in ('1', '2')]
     assert 'Goals:' in proc.stdout and 'ConvTokenViT-13 (CLS head) over HF CvT-13' in proc.stdout
+
+
+def test_bf16_off_is_said_once_under_the_table(tmp_path):
+    proc = run_tool('tools/analysis_tools/benchmark.py', '--quick', '--models', 'resnet50',
+                    '--bf16', 'off', '--out-dir', tmp_path)
+    rows = read(tmp_path / 'benchmark.csv')
+    assert [(r['model'], r['batch'], r['bf16_img_s']) for r in rows] == [
+        ('resnet50', '1', 'n/a'), ('resnet50', '2', 'n/a')]
+    assert all(float(r['fp32_img_s']) > 0 for r in rows)
+    assert proc.stdout.split('Not measured:')[1].split('Goals:')[0].strip() == \
+        'bf16 (every model): --bf16 off'
+    assert 'CellViT bf16 over fp32 images/s at batch 2: not measured in this run' in proc.stdout

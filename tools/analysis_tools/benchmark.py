@@ -242,7 +242,7 @@ def measure(name, batches, iters, warmup, shape=None, train=True, bf16=True):
         row['fp32_img_s'], row['infer_peak_MiB'] = throughput(forward, x, iters, warmup)
         row['bf16_img_s'] = (_try(f'{name} bf16', lambda: throughput(forward, x, iters, warmup,
                                                                      bf16=True)[0])
-                             if bf16 else 'skipped')
+                             if bf16 else 'n/a')
         if train:
             row['train_step_s'], row['train_peak_MiB'] = train_step(model, loss, x, iters,
                                                                     warmup)
@@ -268,16 +268,17 @@ def worker(args):
             args.worker, args.batches, args.iters, args.warmup, shape=(size, size),
             train=False, bf16=False)]
     else:
-        rows = measure(args.worker, args.batches, args.iters, args.warmup)
+        rows = measure(args.worker, args.batches, args.iters, args.warmup,
+                       bf16=args.bf16 == 'on')
     print('BENCHMARK-ROWS ' + json.dumps(rows), flush=True)
 
 
 # ----------------------------------------------------------------------------------------------
 # Driver: one worker process per model.
 
-def run_worker(name, batches, iters, warmup, sizes=None):
+def run_worker(name, batches, iters, warmup, sizes=None, bf16='on'):
     cmd = [sys.executable, __file__, '--worker', name, '--iters', str(iters), '--warmup',
-           str(warmup), '--batches', *map(str, batches)]
+           str(warmup), '--batches', *map(str, batches), '--bf16', bf16]
     if sizes:
         cmd += ['--sizes', *map(str, sizes)]
     env = dict(os.environ)
@@ -344,8 +345,8 @@ def goals(rows, batch, det_batch):
     return lines
 
 
-def describe_cpu():
-    """The CPU model and the vector extensions that decide bf16 speed, from /proc/cpuinfo."""
+def cpu_flags():
+    """The CPU model name and its feature flags, from /proc/cpuinfo."""
     model, flags = 'unknown CPU', set()
     try:
         for line in Path('/proc/cpuinfo').read_text().splitlines():
@@ -356,8 +357,18 @@ def describe_cpu():
                 flags = set(value.split())
     except OSError:
         pass
+    return model, flags
+
+
+def has_bf16_instructions():
+    return bool({'avx512_bf16', 'amx_bf16'} & cpu_flags()[1])
+
+
+def describe_cpu():
+    """The CPU model and the vector extensions that decide bf16 speed."""
+    model, flags = cpu_flags()
     found = [f for f in ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16') if f in flags]
-    bf16 = ('bf16 in hardware' if {'avx512_bf16', 'amx_bf16'} & flags else
+    bf16 = ('bf16 in hardware' if has_bf16_instructions() else
             'no bf16 instructions: bf16 runs emulated')
     return f"{model}, {os.cpu_count()} cores, {' '.join(found) or 'no AVX'} ({bf16})"
 
@@ -377,6 +388,10 @@ def parse_args(argv=None):
     parser.add_argument('--scaling', action='store_true',
                         help='also CellViT images/s and memory against batch and input size, '
                         'next to CellViT keeping full attention maps (as TransFG does)')
+    parser.add_argument('--bf16', choices=['auto', 'on', 'off'], default='auto',
+                        help='measure bf16 inference: auto (default) only on CPUs with bf16 '
+                        'instructions (AVX-512-BF16 or AMX); elsewhere torch emulates bf16 and a '
+                        'batch of 32 takes minutes per model')
     parser.add_argument('--quick', action='store_true',
                         help='a smoke run: batch 1 and 2, one iteration, small scaling table')
     parser.add_argument('--out-dir', default='work_dirs/benchmark')
@@ -395,11 +410,19 @@ def main(argv=None):
     out_dir = Path(args.out_dir)
     print(f'Benchmark on {describe_cpu()}; {args.iters} timed iterations after '
           f'{args.warmup} warm-up')
+    bf16 = args.bf16
+    if bf16 == 'auto':
+        bf16 = 'on' if has_bf16_instructions() else 'off'
     rows, notes = [], []
+    if bf16 == 'off':
+        notes.append('bf16 (every model): ' + (
+            '--bf16 off' if args.bf16 == 'off' else
+            'this CPU has no bf16 instructions, torch would emulate them (a 1024x1024 matmul '
+            'runs about 70x slower than fp32); --bf16 on measures it anyway'))
     for name in args.models:
         batches = args.det_batches if MODELS[name]['task'] == 'det' else args.batches
         print(f'  {name} (batch {", ".join(map(str, batches))}) ...', flush=True)
-        model_rows, model_notes = run_worker(name, batches, args.iters, args.warmup)
+        model_rows, model_notes = run_worker(name, batches, args.iters, args.warmup, bf16=bf16)
         rows += model_rows
         notes += model_notes
     write_table(rows, COLUMNS, out_dir, 'benchmark')
