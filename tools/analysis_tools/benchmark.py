@@ -360,15 +360,18 @@ def cpu_flags():
     return model, flags
 
 
+BF16_FLAGS = {'avx512_bf16', 'amx_bf16'}
+
+
 def has_bf16_instructions():
-    return bool({'avx512_bf16', 'amx_bf16'} & cpu_flags()[1])
+    return bool(BF16_FLAGS & cpu_flags()[1])
 
 
 def describe_cpu():
     """The CPU model and the vector extensions that decide bf16 speed."""
     model, flags = cpu_flags()
     found = [f for f in ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16') if f in flags]
-    bf16 = ('bf16 in hardware' if has_bf16_instructions() else
+    bf16 = ('bf16 in hardware' if BF16_FLAGS & flags else
             'no bf16 instructions: bf16 runs emulated')
     return f"{model}, {os.cpu_count()} cores, {' '.join(found) or 'no AVX'} ({bf16})"
 
