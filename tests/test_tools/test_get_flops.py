@@ -41,3 +41,14 @@ def test_attention_flops_are_counted_exactly():
 def test_cli_prints_the_figures():
     proc = run_tool(TOOL, 'configs/cellvit_munich.py')
     assert 'parameters: 19.60 M' in proc.stdout and 'FLOPs:      4.28 G' in proc.stdout
+
+
+def test_cli_counts_a_two_stage_detector():
+    """Detectors need image metas in tensor mode; every part of Faster R-CNN is counted."""
+    proc = run_tool(TOOL, 'configs/faster_rcnn_r50_fpn_bccd.py', '--shape', '240', '320')
+    lines = dict(line.split()[:2] for line in proc.stdout.splitlines()[1:] if line.strip())
+    assert proc.stdout.startswith('configs/faster_rcnn_r50_fpn_bccd.py at 240x320:')
+    assert lines['parameters:'] == '41.36'  # mmdet's R50-FPN (41.5 M with 80 classes) for 3
+    # ResNet-50 is 4.1 G at 224x224; 240x320 has 1.53x the pixels.
+    assert 6.2 < float(lines['backbone']) < 6.5
+    assert all(float(lines[part]) > 1 for part in ('neck', 'rpn_head', 'roi_head'))

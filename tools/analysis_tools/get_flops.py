@@ -4,12 +4,15 @@ FLOPs are counted by mmengine's jit-based FlopAnalyzer, one multiply-add as one 
 mmpretrain and fvcore report them), with a handle for ``scaled_dot_product_attention`` (which
 mmengine does not count): Q @ K^T and attention @ V, 2 * B * heads * Nq * Nk * head_dims.
 
-Example:
+Examples:
     python tools/analysis_tools/get_flops.py configs/cellvit_munich.py --shape 224
+    python tools/analysis_tools/get_flops.py configs/cs_arfpn_r50_bccd.py --shape 480 640
 """
 import argparse
 
 import torch
+from mmdet.models.detectors import BaseDetector
+from mmdet.structures import DetDataSample
 from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.analysis.jit_handles import get_shape
 from mmengine.config import Config
@@ -25,6 +28,18 @@ def sdpa_flops(inputs, outputs):
     return 2 * int(torch.tensor(batch).prod()) * nq * nk * dims
 
 
+def image_metas(model, inputs):
+    """The data samples a model's tensor-mode forward needs besides the pixels: for an mmdet
+    detector, each image's shape (its RPN turns anchors into proposals inside the image);
+    None for a classifier."""
+    if not isinstance(model, BaseDetector):
+        return None
+    shape = tuple(inputs.shape[-2:])
+    meta = dict(img_shape=shape, ori_shape=shape, pad_shape=shape, batch_input_shape=shape,
+                scale_factor=(1., 1.))
+    return [DetDataSample(metainfo=meta) for _ in range(inputs.size(0))]
+
+
 class TensorMode(torch.nn.Module):
     """The model's ``mode='tensor'`` forward (backbone, neck and head), for the tracer."""
 
@@ -33,7 +48,7 @@ class TensorMode(torch.nn.Module):
         self.model = model
 
     def forward(self, inputs):
-        return self.model(inputs, mode='tensor')
+        return self.model(inputs, image_metas(self.model, inputs), mode='tensor')
 
 
 def complexity(model, shape):
