@@ -1,7 +1,7 @@
 # The plain FPN baseline of the README's BCCD table, trained from scratch within a CPU budget:
 # faster_rcnn_r50_fpn_bccd.py at 320x240 (half of BCCD's 640x480; platelets are still ~20 px,
 # which the 32 px anchors cover), batch 2, lr 0.005 after a 100-iteration warm-up, 6 epochs with
-# steps at 4 and 5 (about 9.5 s per iteration on one core of the 2-core CPU, so ~100 min).
+# steps at 4 and 5 (measured: 7.6 s per iteration on one core of the 2-core CPU, 81 min).
 # cs_arfpn_r50_bccd_cpu.py is the same with the attention units.
 _base_ = ['./faster_rcnn_r50_fpn_bccd.py']
 

@@ -48,7 +48,7 @@ def test_cli_counts_a_two_stage_detector():
     proc = run_tool(TOOL, 'configs/faster_rcnn_r50_fpn_bccd.py', '--shape', '240', '320')
     lines = dict(line.split()[:2] for line in proc.stdout.splitlines()[1:] if line.strip())
     assert proc.stdout.startswith('configs/faster_rcnn_r50_fpn_bccd.py at 240x320:')
-    assert lines['parameters:'] == '41.36'  # mmdet's R50-FPN (41.5 M with 80 classes) for 3
+    assert lines['parameters:'] == '41.36'  # mmdet's Faster R-CNN R50-FPN, BCCD's 3 classes
     # ResNet-50 is 4.1 G at 224x224; 240x320 has 1.53x the pixels.
     assert 6.2 < float(lines['backbone']) < 6.5
     assert all(float(lines[part]) > 1 for part in ('neck', 'rpn_head', 'roi_head'))
