@@ -3,9 +3,7 @@ import json
 
 import torch
 from mmengine.config import Config
-from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
-from mmpretrain.registry import MODELS
 
 from ..conftest import run_tool
 from .tiny_config import tiny_classifier_config
@@ -17,16 +15,19 @@ def test_reports_agreement_and_accuracy_of_both_precisions(tmp_path, cell_crops)
     config = tmp_path / 'tiny_cls.py'
     config.write_text(tiny_classifier_config(cell_crops))
     cfg = Config.fromfile(str(config))
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        torch.manual_seed(0)
-        model = MODELS.build(cfg.model).eval()
-        loader = Runner.build_dataloader(cfg.test_dataloader)
-        expected, labels = [], []
-        with torch.no_grad():
-            for batch in loader:
-                data = model.data_preprocessor(batch, False)
-                expected += model(data['inputs'], mode='tensor').argmax(1).tolist()
-                labels += [int(s.gt_label[0]) for s in data['data_samples']]
+    cfg.work_dir = str(tmp_path / 'runner')
+    torch.manual_seed(0)
+    # The model as tools/test.py builds it: the config's top-level data_preprocessor
+    # (mean 128, std 64) is part of it.
+    runner = Runner.from_cfg(cfg)
+    model, loader = runner.model.eval(), runner.test_dataloader
+    assert model.data_preprocessor.std.flatten().tolist() == [64.0] * 3
+    expected, labels = [], []
+    with torch.no_grad():
+        for batch in loader:
+            data = model.data_preprocessor(batch, False)
+            expected += model(data['inputs'], mode='tensor').argmax(1).tolist()
+            labels += [int(s.gt_label[0]) for s in data['data_samples']]
     checkpoint = tmp_path / 'tiny.pth'
     torch.save(dict(state_dict=model.state_dict()), checkpoint)
 

@@ -102,7 +102,10 @@ def main(argv=None):
     if args.batch_size:
         loader_cfg.batch_size = args.batch_size
     with DefaultScope.overwrite_default_scope('mmpretrain'):
-        model = MODELS.build(cfg.model)
+        model_cfg = cfg.model.copy()
+        if cfg.get('data_preprocessor'):  # as the Runner does: a top-level one is the model's
+            model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+        model = MODELS.build(model_cfg)
         load_checkpoint(model, args.checkpoint, map_location='cpu')
         dataloader = Runner.build_dataloader(loader_cfg)
         result = compare(model, dataloader)
