@@ -2,7 +2,8 @@
 
 For each model: parameters, GMACs (``torch.utils.flop_counter``, one multiply-add counted once),
 inference images/s in fp32 and bf16 (CPU autocast), training step time (forward, cross-entropy or
-the detector's losses, backward, SGD step) and peak memory, at each batch size. Each model runs in
+the detector's losses, backward, SGD step) and peak memory, at each batch size. Times are the
+median of the timed iterations. Each model runs in
 its own process, so it starts clean and its peak memory is its own; Hugging Face CvT-13 runs in
 the side environment that has transformers (``$MMCELL_VENV/hf-parity``; it breaks mmpretrain).
 Ratios are taken against the peers measured in the same run: an absolute figure alone says little
@@ -23,6 +24,7 @@ import argparse
 import csv
 import json
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -189,22 +191,30 @@ def count_macs(forward, x):
     return counter.get_total_flops() / 2 / x.size(0)  # flop_counter counts a multiply-add twice
 
 
+def median_seconds(step, iters):
+    """The median time of ``iters`` calls of ``step``: on a shared machine a few slow calls
+    (another process, the allocator returning memory to the OS) move a mean, not a median."""
+    times = []
+    for _ in range(iters):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def throughput(forward, x, iters, warmup, bf16=False):
-    """Images/s and the peak memory of inference."""
+    """Images/s (from the median iteration) and the peak memory of inference."""
     import torch
     with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16):
         for _ in range(warmup):
             forward(x)
         with PeakMemory() as memory:
-            start = time.perf_counter()
-            for _ in range(iters):
-                forward(x)
-            elapsed = time.perf_counter() - start
-    return x.size(0) * iters / elapsed, memory.mib
+            seconds = median_seconds(lambda: forward(x), iters)
+    return x.size(0) / seconds, memory.mib
 
 
 def train_step(model, loss, x, iters, warmup):
-    """Seconds per training step (SGD) and the peak memory of one."""
+    """Seconds per training step (SGD, the median step) and the peak memory of one."""
     import torch
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
@@ -216,12 +226,9 @@ def train_step(model, loss, x, iters, warmup):
     for _ in range(warmup):
         step()
     with PeakMemory() as memory:
-        start = time.perf_counter()
-        for _ in range(iters):
-            step()
-        elapsed = time.perf_counter() - start
+        seconds = median_seconds(step, iters)
     model.eval()
-    return elapsed / iters, memory.mib
+    return seconds, memory.mib
 
 
 def measure(name, batches, iters, warmup, shape=None, train=True, bf16=True):
@@ -411,7 +418,7 @@ def main(argv=None):
     if args.worker:
         return worker(args)
     out_dir = Path(args.out_dir)
-    print(f'Benchmark on {describe_cpu()}; {args.iters} timed iterations after '
+    print(f'Benchmark on {describe_cpu()}; medians of {args.iters} timed iterations after '
           f'{args.warmup} warm-up')
     bf16 = args.bf16
     if bf16 == 'auto':
