@@ -3,9 +3,9 @@
 For each model: parameters, GMACs (``torch.utils.flop_counter``, one multiply-add counted once),
 inference images/s in fp32 and bf16 (CPU autocast), training step time (forward, cross-entropy or
 the detector's losses, backward, SGD step) and peak memory, at each batch size. Times are the
-median of the timed iterations. Each model runs in
-its own process, so it starts clean and its peak memory is its own; Hugging Face CvT-13 runs in
-the side environment that has transformers (``$MMCELL_VENV/hf-parity``; it breaks mmpretrain).
+median of the timed iterations. Each model runs in its own process, so it starts clean and its
+peak memory is its own; Hugging Face CvT-13 runs in the side environment that has transformers
+(``$MMCELL_VENV/hf-parity``; it breaks mmpretrain).
 Ratios are taken against the peers measured in the same run: an absolute figure alone says little
 on a shared machine.
 
