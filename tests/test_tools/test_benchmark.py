@@ -1,7 +1,7 @@
 """tools/analysis_tools/benchmark.py in its quick mode: a complete table, not timings."""
 import csv
 
-from ..conftest import run_tool
+from ..conftest import load_tool, run_tool
 
 MODELS = ['cellvit', 'cellvit-cls-head', 'hf-cvt-13', 'deit-s', 'swin-t', 'vit-b16', 'resnet50',
           'cs-arfpn-r50', 'faster-rcnn-r50-fpn']
@@ -47,3 +47,25 @@ def test_bf16_off_is_said_once_under_the_table(tmp_path):
     assert proc.stdout.split('Not measured:')[1].split('Goals:')[0].strip() == \
         'bf16 (every model): --bf16 off'
     assert 'CellViT bf16 over fp32 images/s at batch 2: not measured in this run' in proc.stdout
+
+
+def test_both_detectors_pool_the_same_proposals(monkeypatch):
+    # Untrained RPNs propose boxes of different sizes, and RoIAlign's cost follows box size: the
+    # benchmark hands both RoI heads one fixed set of boxes, as many as the RPN proposed.
+    import torch
+    from mmdet.models.roi_heads import StandardRoIHead
+    benchmark = load_tool('tools/analysis_tools/benchmark.py')
+    pooled, predict = [], StandardRoIHead.predict
+
+    def record(self, x, rpn_results_list, *args, **kwargs):
+        pooled.append((rpn_results_list[0].bboxes.clone(), rpn_results_list[0].scores.clone()))
+        return predict(self, x, rpn_results_list, *args, **kwargs)
+    monkeypatch.setattr(StandardRoIHead, 'predict', record)
+    for name in ('cs-arfpn-r50', 'faster-rcnn-r50-fpn'):
+        model, forward, _ = benchmark.build(name)
+        with torch.no_grad():
+            forward(torch.randn(1, 3, 240, 320))
+    (boxes, scores), (plain_boxes, plain_scores) = pooled
+    assert boxes.shape == (1000, 4) and torch.equal(boxes, plain_boxes)
+    assert not torch.equal(scores, plain_scores)  # each RPN still ran on its own features
+    assert (boxes[:, :2] >= 0).all() and (boxes[:, 2] <= 320).all() and (boxes[:, 3] <= 240).all()

@@ -112,6 +112,7 @@ def build(name):
         registry = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
         with DefaultScope.overwrite_default_scope(scope):
             model = registry.build(cfg)
+        model.init_weights()  # each model's own initialisation, which training starts from
         if spec['task'] == 'det':
             return (model, *detector_steps(model))
         kept_maps = keep_full_attention_maps(model) if spec.get('full_maps') else []
@@ -154,25 +155,44 @@ def keep_full_attention_maps(model):
 
 
 def detector_steps(model):
-    """Inference and loss on already-normalised 640x480 batches with 30 random boxes each."""
+    """Inference and loss on already-normalised 640x480 batches with 30 random boxes each.
+
+    Both detectors' RoI heads get the same proposals: each RPN runs as usual, then its boxes are
+    swapped for one fixed set of as many cell-sized boxes. RoIAlign's cost grows with the size of
+    the boxes it pools (adaptive sampling), and untrained RPNs propose boxes of whatever size their
+    random weights favour, so without this the RoI workload, not the architecture, decides which
+    detector is faster.
+    """
     import torch
     from mmdet.structures import DetDataSample
     from mmengine.structures import InstanceData
 
+    def boxes(n, h, w, seed=0):
+        gen = torch.Generator().manual_seed(seed)
+        xy = torch.rand(n, 2, generator=gen) * torch.tensor([w - 80., h - 80.])
+        return torch.cat([xy, xy + 20 + torch.rand(n, 2, generator=gen) * 60], 1)
+
     def samples(x):
         h, w = x.shape[-2:]
         out = []
-        gen = torch.Generator().manual_seed(0)
-        for _ in range(x.size(0)):
+        for i in range(x.size(0)):
             sample = DetDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w),
                                                  pad_shape=(h, w), batch_input_shape=(h, w),
                                                  scale_factor=(1., 1.)))
-            xy = torch.rand(30, 2, generator=gen) * torch.tensor([w - 80., h - 80.])
-            wh = 20 + torch.rand(30, 2, generator=gen) * 60
-            sample.gt_instances = InstanceData(bboxes=torch.cat([xy, xy + wh], 1),
-                                               labels=torch.randint(0, 3, (30, ), generator=gen))
+            sample.gt_instances = InstanceData(bboxes=boxes(30, h, w, seed=i),
+                                               labels=torch.arange(30) % 3)
             out.append(sample)
         return out
+
+    def same_proposals(roi_head_step):
+        def step(x, rpn_results_list, batch_data_samples, **kwargs):
+            for results, sample in zip(rpn_results_list, batch_data_samples):
+                h, w = sample.img_shape
+                results.bboxes = boxes(len(results), h, w, seed=1000)
+            return roi_head_step(x, rpn_results_list, batch_data_samples, **kwargs)
+        return step
+    model.roi_head.predict = same_proposals(model.roi_head.predict)
+    model.roi_head.loss = same_proposals(model.roi_head.loss)
 
     def forward(x):
         return model.predict(x, samples(x))
