@@ -69,3 +69,21 @@ def test_both_detectors_pool_the_same_proposals(monkeypatch):
     assert boxes.shape == (1000, 4) and torch.equal(boxes, plain_boxes)
     assert not torch.equal(scores, plain_scores)  # each RPN still ran on its own features
     assert (boxes[:, :2] >= 0).all() and (boxes[:, 2] <= 320).all() and (boxes[:, 3] <= 240).all()
+
+
+def test_a_scaling_point_out_of_memory_is_a_cell_not_a_lost_table(monkeypatch, capsys):
+    benchmark = load_tool('tools/analysis_tools/benchmark.py')
+
+    def run_worker(name, batches, iters, warmup, sizes):
+        if name == 'cellvit-full-maps' and batches == [1]:
+            raise benchmark.WorkerFailed(f'the {name} worker was killed (out of memory?)',
+                                         'killed')
+        return [dict(model=name, input=f'{sizes[0]}x{sizes[0]}', batch=batches[0])], []
+    monkeypatch.setattr(benchmark, 'run_worker', run_worker)
+    rows = benchmark.scaling(iters=1, warmup=0, quick=True)
+    assert [(r['model'], r['batch'], r.get('fp32_img_s')) for r in rows] == [
+        ('cellvit', 1, None), ('cellvit', 2, None),
+        ('cellvit-full-maps', 1, 'n/a (killed)'), ('cellvit-full-maps', 2, 'n/a (batch 1 failed)')]
+    out = capsys.readouterr().out
+    assert 'NOTE the cellvit-full-maps worker was killed (out of memory?)' in out
+    assert 'cellvit-full-maps 112x112 batch 2' not in out  # skipped, not run

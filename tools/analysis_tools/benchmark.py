@@ -24,6 +24,7 @@ import argparse
 import csv
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -320,8 +321,42 @@ def run_worker(name, batches, iters, warmup, sizes=None, bf16='on'):
     for line in proc.stdout.splitlines():
         if line.startswith('BENCHMARK-ROWS '):
             return json.loads(line[len('BENCHMARK-ROWS '):]), sorted(set(notes))
-    raise SystemExit(f'error: the {name} worker failed ({proc.returncode}):\n'
-                     f'{proc.stderr[-3000:]}')
+    if proc.returncode == -signal.SIGKILL:
+        raise WorkerFailed(f'the {name} worker was killed (out of memory?)', 'killed')
+    raise WorkerFailed(f'the {name} worker failed ({proc.returncode}):\n{proc.stderr[-3000:]}',
+                       f'exit {proc.returncode}')
+
+
+class WorkerFailed(Exception):
+    """A worker process ended without its rows; ``short`` says how, for a table cell."""
+
+    def __init__(self, message, short):
+        super().__init__(message)
+        self.short = short
+
+
+def scaling(iters, warmup, quick=False):
+    """CellViT's images/s and inference memory against batch and input size, next to CellViT
+    keeping full attention maps. One process per point, so a point that runs out of memory (full
+    maps at large inputs) is a table cell saying so; larger batches of that size are skipped."""
+    batches, sizes = ([1, 2], [112]) if quick else ([1, 8, 32, 64], [112, 224, 448])
+    rows = []
+    for name in ('cellvit', 'cellvit-full-maps'):
+        for size in sizes:
+            failed = None
+            for batch in batches:
+                point = dict(model=name, input=f'{size}x{size}', batch=batch, infer_peak_MiB='n/a')
+                if failed:
+                    rows.append({**point, 'fp32_img_s': f'n/a (batch {failed} failed)'})
+                    continue
+                print(f'  {name} {size}x{size} batch {batch} ...', flush=True)
+                try:
+                    rows += run_worker(name, [batch], iters, warmup, sizes=[size])[0]
+                except WorkerFailed as err:
+                    print(f'  NOTE {err}', flush=True)
+                    failed = batch
+                    rows.append({**point, 'fp32_img_s': f'n/a ({err.short})'})
+    return rows
 
 
 def write_table(rows, columns, out_dir, stem):
@@ -452,7 +487,11 @@ def main(argv=None):
     for name in args.models:
         batches = args.det_batches if MODELS[name]['task'] == 'det' else args.batches
         print(f'  {name} (batch {", ".join(map(str, batches))}) ...', flush=True)
-        model_rows, model_notes = run_worker(name, batches, args.iters, args.warmup, bf16=bf16)
+        try:
+            model_rows, model_notes = run_worker(name, batches, args.iters, args.warmup,
+                                                 bf16=bf16)
+        except WorkerFailed as err:
+            raise SystemExit(f'error: {err}')
         rows += model_rows
         notes += model_notes
     write_table(rows, COLUMNS, out_dir, 'benchmark')
@@ -460,11 +499,10 @@ def main(argv=None):
         print('Not measured:\n' + '\n'.join(f'  {note}' for note in notes) + '\n')
     print('Goals:\n' + '\n'.join(goals(rows, max(args.batches), min(args.det_batches))))
     if args.scaling:
-        batches, sizes = ([1, 2], [112]) if args.quick else ([1, 8, 32, 64], [112, 224, 448])
-        scaling = [row for name in ('cellvit', 'cellvit-full-maps')
-                   for row in run_worker(name, batches, args.iters, args.warmup, sizes=sizes)[0]]
-        write_table(scaling, ['model', 'input', 'batch', 'gmacs', 'fp32_img_s',
-                              'infer_peak_MiB'], out_dir, 'scaling')
+        print('Scaling:', flush=True)
+        write_table(scaling(args.iters, args.warmup, args.quick),
+                    ['model', 'input', 'batch', 'gmacs', 'fp32_img_s', 'infer_peak_MiB'],
+                    out_dir, 'scaling')
 
 
 if __name__ == '__main__':
