@@ -87,3 +87,13 @@ def test_a_scaling_point_out_of_memory_is_a_cell_not_a_lost_table(monkeypatch, c
     out = capsys.readouterr().out
     assert 'NOTE the cellvit-full-maps worker was killed (out of memory?)' in out
     assert 'cellvit-full-maps 112x112 batch 2' not in out  # skipped, not run
+
+
+def test_peak_memory_is_what_the_block_allocates_each_time():
+    import torch
+    PeakMemory = load_tool('tools/analysis_tools/benchmark.py').PeakMemory
+    for _ in range(2):  # the second measurement starts after the first one's memory was freed
+        with PeakMemory() as memory:
+            kept = [torch.ones(2**18) for _ in range(64)]  # 64 MiB
+        del kept
+        assert 60 < memory.mib < 120, memory.mib

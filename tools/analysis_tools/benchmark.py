@@ -9,8 +9,10 @@ peak memory is its own; Hugging Face CvT-13 runs in the side environment that ha
 Ratios are taken against the peers measured in the same run: an absolute figure alone says little
 on a shared machine.
 
-Peak memory is the process's resident-set high-water mark during a measurement, less what it held
-before (weights and the runtime): what one step of that kind needs.
+Peak memory is the process's resident-set high-water mark during a measurement (warm-up
+included), less what it held before (weights and the runtime) once glibc has handed its free pages
+back to the system: what one step of that kind needs. Without that, memory the allocator kept from
+an earlier step would hide what this one needs.
 
 Writes ``benchmark.csv``/``.json`` (and ``scaling.csv``/``.json`` with ``--scaling``) to
 ``--out-dir`` and prints the tables and the performance goals.
@@ -22,6 +24,7 @@ Examples:
 """
 import argparse
 import csv
+import ctypes
 import json
 import os
 import signal
@@ -60,11 +63,16 @@ COLUMNS = ['model', 'task', 'input', 'batch', 'params_M', 'gmacs', 'fp32_img_s',
 
 
 class PeakMemory:
-    """Resident-set high-water mark of this process during a ``with`` block, above its start."""
+    """Resident-set high-water mark of this process during a ``with`` block, above its start
+    (taken after glibc's ``malloc_trim`` has returned free heap pages, where libc is glibc)."""
 
     def __init__(self, interval=0.002):
         self.interval = interval
         self.page = os.sysconf('SC_PAGE_SIZE')
+        try:
+            self._trim = ctypes.CDLL('libc.so.6').malloc_trim
+        except (OSError, AttributeError):
+            self._trim = lambda pad: None
 
     def rss(self):
         with open('/proc/self/statm') as f:
@@ -76,6 +84,7 @@ class PeakMemory:
             time.sleep(self.interval)
 
     def __enter__(self):
+        self._trim(0)
         self.start = self.peak = self.rss()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
@@ -227,9 +236,9 @@ def throughput(forward, x, iters, warmup, bf16=False):
     """Images/s (from the median iteration) and the peak memory of inference."""
     import torch
     with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16):
-        for _ in range(warmup):
-            forward(x)
         with PeakMemory() as memory:
+            for _ in range(warmup):
+                forward(x)
             seconds = median_seconds(lambda: forward(x), iters)
     return x.size(0) / seconds, memory.mib
 
@@ -244,9 +253,9 @@ def train_step(model, loss, x, iters, warmup):
         optimizer.zero_grad(set_to_none=True)
         loss(x).backward()
         optimizer.step()
-    for _ in range(warmup):
-        step()
     with PeakMemory() as memory:
+        for _ in range(warmup):
+            step()
         seconds = median_seconds(step, iters)
     model.eval()
     return seconds, memory.mib
