@@ -22,9 +22,9 @@ from pathlib import Path
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.registry import DefaultScope
-from mmengine.runner import Runner, load_checkpoint
+from mmengine.runner import Runner
 from mmengine.utils import ProgressBar
-from mmpretrain.registry import MODELS
+from mmpretrain.apis import get_model
 
 from mmcell.utils import config_scope
 
@@ -101,12 +101,9 @@ def main(argv=None):
     loader_cfg = cfg.test_dataloader.copy()
     if args.batch_size:
         loader_cfg.batch_size = args.batch_size
+    # mmpretrain's get_model makes a top-level data_preprocessor the model's, as the Runner does.
+    model = get_model(cfg, pretrained=args.checkpoint)
     with DefaultScope.overwrite_default_scope('mmpretrain'):
-        model_cfg = cfg.model.copy()
-        if cfg.get('data_preprocessor'):  # as the Runner does: a top-level one is the model's
-            model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
-        model = MODELS.build(model_cfg)
-        load_checkpoint(model, args.checkpoint, map_location='cpu')
         dataloader = Runner.build_dataloader(loader_cfg)
         result = compare(model, dataloader)
 
