@@ -4,7 +4,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 export MMCELL_VENV := $(abspath $(VENV))
 
-.PHONY: env demo test
+.PHONY: env demo test test-fast
 
 env:
 	@bash tools/setup_env.sh
@@ -12,5 +12,9 @@ env:
 demo: env
 	$(PYTHON) tools/demo.py
 
+# Both tiers (what CI runs); test-fast skips trainings, several processes, the demo and the benchmark.
 test: env
 	$(PYTHON) -m pytest tests
+
+test-fast: env
+	$(PYTHON) -m pytest tests -m "not slow"

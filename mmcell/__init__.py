@@ -5,14 +5,14 @@ registries, detection parts in mmdet's. A config needs only::
 
     custom_imports = dict(imports=['mmcell'], allow_failed_imports=False)
 
-It also makes mmengine load checkpoints safely under torch >= 2.6 (see
-:mod:`mmcell.utils.checkpoint`) and write them atomically (:mod:`mmcell.utils.atomic_files`).
+It also applies mmcell's mends of mmengine and mmcv (:mod:`mmcell.compat`: safe and atomic
+checkpoints, an RoIPool with a CPU kernel); nothing else in the package changes a third-party
+module.
 """
-from . import datasets, engine, evaluation, models, visualization  # noqa: F401 (registers)
-from .utils import register_atomic_local_backend, register_safe_checkpoint_loading
+from . import compat
+from . import datasets, evaluation, models, visualization  # noqa: F401,I001 (registers)
 from .version import __version__
 
-register_safe_checkpoint_loading()
-register_atomic_local_backend()
+compat.install()
 
 __all__ = ['__version__']

@@ -3,14 +3,14 @@ import numpy as np
 import torch
 from mmengine.structures import InstanceData
 
-from mmcell.datasets.tiling import merge_tile_detections, tile_windows
+from mmcell.structures.tiling import merge_tile_detections, tile_windows
 
 
 def inference_detector_tiled(model, img, tile_size=(375, 500), overlap=0.3, iou_thr=0.5):
     """Detect cells on an image of any size by running ``model`` on overlapping tiles.
 
-    Tiles as in training (:func:`~mmcell.datasets.tiling.tile_windows`), detections mapped back
-    and merged (:func:`~mmcell.datasets.tiling.merge_tile_detections`: detections touching an
+    Tiles as in training (:func:`~mmcell.structures.tiling.tile_windows`), detections mapped back
+    and merged (:func:`~mmcell.structures.tiling.merge_tile_detections`: detections touching an
     inner tile border dropped, class-wise NMS), so each cell is reported once.
 
     Args:

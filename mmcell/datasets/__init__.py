@@ -3,8 +3,6 @@ from .munich_aml import MUNICH_AML_CLASSES, PAPER_CLASSES, MunichAMLDataset
 from .pbc import PBC_FINE_PREFIXES, PBCDataset
 from .rbc14 import RBC14_CLASSES, RBC14Dataset, canonical_rbc_name
 from .splits import assign_stratified, read_groups, split_indices
-from .synthetic import (CELL_STYLES, SMEAR_CLASSES, WHITE_CELLS, render_cell_crop, render_smear,
-                        write_cell_crops, write_smears)
 from .voc import CellVOCDataset, voc_xml
 
 __all__ = [
@@ -12,6 +10,5 @@ __all__ = [
     'MunichAMLDataset', 'PBC_FINE_PREFIXES', 'PBCDataset', 'RBC14_CLASSES', 'RBC14Dataset',
     'canonical_rbc_name',
     'assign_stratified', 'read_groups',
-    'split_indices', 'CELL_STYLES', 'SMEAR_CLASSES', 'WHITE_CELLS', 'render_cell_crop',
-    'render_smear', 'write_cell_crops', 'write_smears', 'CellVOCDataset', 'voc_xml'
+    'split_indices', 'CellVOCDataset', 'voc_xml'
 ]

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mmcell.datasets import RBC14_CLASSES, canonical_rbc_name, read_groups
-from mmcell.datasets.chula_rbc12 import read_chula_points
+from mmcell.converters.chula_rbc12 import read_chula_points
 
 SETTINGS = settings(max_examples=60, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])

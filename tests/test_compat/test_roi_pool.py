@@ -7,7 +7,7 @@ import mmcell  # noqa: F401  (adds TorchRoIPool to mmcv.ops)
 
 def test_max_pooling_by_hand():
     feat = torch.arange(64.).view(1, 1, 8, 8)
-    from mmcell.models.layers import TorchRoIPool
+    from mmcell.compat import TorchRoIPool
     pool = TorchRoIPool(output_size=2, spatial_scale=0.5)
     # Image box (0, 0)-(6, 6) -> feature cells 0..3 in both axes, bins {0,1} and {2,3}.
     out = pool(feat, torch.tensor([[0., 0., 0., 6., 6.]]))

@@ -1,4 +1,9 @@
-"""Checkpoints written whole or not at all.
+"""Mend: checkpoints written whole or not at all.
+
+Upstream: mmengine 0.10.7's ``LocalBackend.put`` opens the target with ``'wb'`` and writes into it;
+the checkpoint hook writes ``last_checkpoint`` the same way.
+Why: a run killed during a save must leave the previous checkpoint intact, so ``--resume`` works.
+When it can go: when mmengine's local backend writes through a temporary file and a rename.
 
 mmengine saves a checkpoint by serialising it and handing the bytes to its file backend; for local
 paths, ``LocalBackend.put`` opens the target with ``'wb'`` and writes into it. A run killed during
@@ -8,7 +13,7 @@ name, and ``--resume`` then fails on it.
 :class:`AtomicLocalBackend` writes to a temporary file in the same folder, flushes it to disk and
 renames it over the target (``os.replace``, atomic on POSIX and Windows): the target holds either
 the previous file or the complete new one. ``import mmcell`` registers it for local paths
-(:func:`register_atomic_local_backend`), so ``CheckpointHook``, ``runner.save_checkpoint`` and
+(:func:`install_atomic_local_backend`), so ``CheckpointHook``, ``runner.save_checkpoint`` and
 ``mmengine.fileio.put`` all use it.
 
 The checkpoint hook then records the new file's path in ``<work_dir>/last_checkpoint`` with a plain
@@ -23,16 +28,18 @@ import os
 import os.path as osp
 import re
 import tempfile
+from pathlib import Path
+from typing import Optional, Union
 
 from mmengine.fileio import LocalBackend, register_backend
 from mmengine.logging import print_log
 
 __all__ = [
-    'AtomicLocalBackend', 'atomic_write', 'latest_checkpoint', 'register_atomic_local_backend'
+    'AtomicLocalBackend', 'atomic_write', 'latest_checkpoint', 'install_atomic_local_backend'
 ]
 
 
-def atomic_write(data, path):
+def atomic_write(data: bytes, path: Union[str, Path]) -> None:
     """Write ``data`` (bytes) to ``path`` so that ``path`` never holds a partial file.
 
     Args:
@@ -55,21 +62,30 @@ def atomic_write(data, path):
 
 
 class AtomicLocalBackend(LocalBackend):
-    """mmengine's local file backend with atomic writes (:func:`atomic_write`)."""
+    """mmengine's local file backend with atomic writes (:func:`atomic_write`).
 
-    def put(self, obj, filepath):
+    Example:
+        >>> import os, tempfile
+        >>> from mmcell.compat import AtomicLocalBackend
+        >>> path = os.path.join(tempfile.mkdtemp(), 'epoch_1.pth')
+        >>> AtomicLocalBackend().put(b'weights', path)
+        >>> open(path, 'rb').read(), os.listdir(os.path.dirname(path))
+        (b'weights', ['epoch_1.pth'])
+    """
+
+    def put(self, obj: bytes, filepath: Union[str, Path]) -> None:
         atomic_write(obj, filepath)
 
-    def put_text(self, obj, filepath, encoding='utf-8'):
+    def put_text(self, obj: str, filepath: Union[str, Path], encoding: str = 'utf-8') -> None:
         atomic_write(obj.encode(encoding), filepath)
 
 
-def register_atomic_local_backend():
+def install_atomic_local_backend() -> None:
     """Make :class:`AtomicLocalBackend` mmengine's backend for local paths."""
     register_backend('local', AtomicLocalBackend, force=True, prefixes='')
 
 
-def latest_checkpoint(work_dir):
+def latest_checkpoint(work_dir: Union[str, Path]) -> Optional[str]:
     """The checkpoint a resumed run in ``work_dir`` continues from.
 
     The one ``work_dir/last_checkpoint`` names; if that record is empty or names a file that is

@@ -1,11 +1,18 @@
-"""Safe checkpoint loading for mmengine 0.10 under torch >= 2.6.
+"""Mend: safe checkpoint loading for mmengine 0.10 under torch >= 2.6.
+
+Upstream: mmengine 0.10.7 loads local checkpoints with ``torch.load`` and torch's default
+``weights_only``, which is True since torch 2.6; mmengine's own checkpoints then fail to load.
+Why: ``load_from``, ``--resume`` and ``tools/test.py`` must read what mmengine writes, and a
+checkpoint from elsewhere must never run code.
+When it can go: when mmengine allow-lists the types it writes (or stops writing them) and names
+the refused type (not in 0.10.7, the last release as of 2026-11).
 
 Since torch 2.6, ``torch.load`` defaults to ``weights_only=True``: it unpickles tensors and plain
 containers only and refuses every other global. mmengine 0.10.7 writes a few more types into its
 checkpoints (the message hub's :class:`~mmengine.logging.HistoryBuffer`, numpy arrays and scalars),
 so ``load_from`` and ``--resume`` fail on its own files.
 
-:func:`register_safe_checkpoint_loading` (run by ``import mmcell``) fixes that at the right depth:
+:func:`install_safe_checkpoint_loading` (run by ``import mmcell``) fixes that at the right depth:
 
 * it adds exactly the types mmengine writes to torch's allow list
   (``torch.serialization.add_safe_globals``), so safe loading stays on for everything else;
@@ -21,6 +28,7 @@ from it ever runs. If you trust a file that holds extra types, allow them with
 import os.path as osp
 import pickle
 import re
+from typing import Callable, Union
 
 import numpy as np
 import torch
@@ -29,7 +37,7 @@ from mmengine.runner import CheckpointLoader
 
 __all__ = [
     'UnsafeCheckpointError', 'allow_checkpoint_types', 'load_local_checkpoint',
-    'register_safe_checkpoint_loading'
+    'install_safe_checkpoint_loading'
 ]
 
 
@@ -49,6 +57,21 @@ def _history_buffer_getattr(obj, name):
     raise pickle.UnpicklingError(f'getattr({obj!r}, {name!r}) is not allowed in a checkpoint')
 
 
+def _empty_bytes(*args):
+    """``bytes`` restricted to the one call pickle protocol 2 makes of it: ``bytes()``.
+
+    ``torch.save`` pickles with protocol 2, which writes an empty ``bytes`` object as the call
+    ``bytes()`` (other bytes as ``_codecs.encode``, which torch allows). An empty numpy array
+    holds empty bytes, so a :class:`~mmengine.logging.HistoryBuffer` that was never updated (what
+    ``save_checkpoint`` writes for a log scalar no step has set yet) names ``bytes``. Checkpoints
+    may call it without arguments and for nothing else (``bytes(n)`` would allocate n bytes).
+    """
+    if args:
+        raise pickle.UnpicklingError(f'bytes{args!r} is not allowed in a checkpoint (only the '
+                                     'empty bytes() that pickle protocol 2 writes)')
+    return b''
+
+
 def _mmengine_checkpoint_types():
     """The non-tensor types mmengine 0.10 writes into its checkpoints."""
     multiarray = (np._core if hasattr(np, '_core') else np.core).multiarray
@@ -58,12 +81,13 @@ def _mmengine_checkpoint_types():
     return [
         HistoryBuffer,  # message hub: log scalars
         (_history_buffer_getattr, 'builtins.getattr'),  # its statistics methods
+        (_empty_bytes, 'builtins.bytes'),  # the data of an empty buffer's arrays
         np.ndarray, np.dtype, multiarray._reconstruct, multiarray.scalar,  # their values
         *dtype_classes,
     ]
 
 
-def allow_checkpoint_types(*types):
+def allow_checkpoint_types(*types: Union[type, Callable]) -> None:
     """Allow more types in checkpoints, for files you trust.
 
     Args:
@@ -73,7 +97,7 @@ def allow_checkpoint_types(*types):
     torch.serialization.add_safe_globals(list(types))
 
 
-def load_local_checkpoint(filename, map_location=None):
+def load_local_checkpoint(filename: str, map_location=None) -> dict:
     """Load a local checkpoint with ``weights_only=True``; explain a refusal.
 
     Args:
@@ -103,11 +127,11 @@ def load_local_checkpoint(filename, map_location=None):
             f'refused to load checkpoint {filename}: it carries {what}, and unpickling it '
             'could run code from the file. '
             'mmcell loads checkpoints with torch.load(weights_only=True). If you trust this '
-            'file, allow the type with mmcell.utils.allow_checkpoint_types(...) or re-save '
+            'file, allow the type with mmcell.compat.allow_checkpoint_types(...) or re-save '
             'its state_dict alone.') from err
 
 
-def register_safe_checkpoint_loading():
+def install_safe_checkpoint_loading() -> None:
     """Allow mmengine's own types and route local loads through :func:`load_local_checkpoint`."""
     allow_checkpoint_types(*_mmengine_checkpoint_types())
     CheckpointLoader.register_scheme(prefixes='', loader=load_local_checkpoint, force=True)

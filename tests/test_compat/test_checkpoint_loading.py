@@ -7,7 +7,7 @@ import torch
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import CheckpointLoader, load_checkpoint
 
-from mmcell.utils import UnsafeCheckpointError, allow_checkpoint_types
+from mmcell.compat import UnsafeCheckpointError, allow_checkpoint_types
 
 from ..conftest import run_tool
 from ..test_tools.tiny_config import tiny_classifier_config
@@ -29,6 +29,32 @@ def test_mmengine_types_load(tmp_path):
     np.testing.assert_array_equal(loaded['meta']['hist'], np.arange(4.0))
     assert loaded['meta']['buffer'].mean() == pytest.approx(0.375)
     assert loaded['meta']['dtype'] == np.float32
+
+
+def test_a_never_updated_history_buffer_loads(tmp_path):
+    # What mmengine's save_checkpoint writes for a log scalar no step has set: an empty buffer,
+    # whose empty arrays pickle protocol 2 writes as the call bytes().
+    loss = HistoryBuffer()
+    loss.update(1.0)
+    path = tmp_path / 'epoch_1.pth'
+    torch.save({'meta': {'epoch': 1}, 'state_dict': {'w': torch.ones(1)},
+                'message_hub': {'log_scalars': {'train/loss': loss,
+                                                'val/accuracy': HistoryBuffer()}}}, path)
+    loaded = CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
+    empty = loaded['message_hub']['log_scalars']['val/accuracy']
+    assert isinstance(empty, HistoryBuffer) and len(empty.data[0]) == 0
+    assert loaded['message_hub']['log_scalars']['train/loss'].current() == 1.0
+
+
+def test_bytes_with_arguments_is_refused(tmp_path):
+    class Allocate:
+        def __reduce__(self):
+            return bytes, (10**9, )
+
+    path = tmp_path / 'bytes.pth'
+    torch.save({'meta': Allocate()}, path)
+    with pytest.raises(UnsafeCheckpointError, match='only the empty bytes'):
+        CheckpointLoader.load_checkpoint(str(path))
 
 
 def test_arbitrary_pickle_is_refused_and_not_run(evil_checkpoint):

@@ -20,9 +20,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from mmengine.utils import ProgressBar
-
-from .voc import voc_xml
+from .datasets.voc import voc_xml
+from .utils.progress import track
 
 # Per class, at a 96 px crop: nucleus colour (BGR), cytoplasm colour, granule colour (None: no
 # granules), cell radius range in pixels, nucleus shape, and the PBC filename prefix.
@@ -199,17 +198,13 @@ def write_cell_crops(root, num_per_class, classes=None, size=96, seed=0):
     classes = _check_classes(classes)
     rng = np.random.default_rng(seed)
     paths = []
-    progress = ProgressBar(num_per_class * len(classes))
     for cell_class in classes:
-        folder = Path(root, cell_class)
-        folder.mkdir(parents=True, exist_ok=True)
-        for i in range(num_per_class):
-            path = osp.join(folder, f"{CELL_STYLES[cell_class]['prefix']}_{i:05d}.jpg")
-            cv2.imwrite(path, render_cell_crop(cell_class, rng, size),
-                        [cv2.IMWRITE_JPEG_QUALITY, 95])
-            paths.append(path)
-            progress.update()
-    print()
+        Path(root, cell_class).mkdir(parents=True, exist_ok=True)
+    crops = [(cell_class, i) for cell_class in classes for i in range(num_per_class)]
+    for cell_class, i in track(crops, description=f'synthetic cell crops in {root}'):
+        path = osp.join(root, cell_class, f"{CELL_STYLES[cell_class]['prefix']}_{i:05d}.jpg")
+        cv2.imwrite(path, render_cell_crop(cell_class, rng, size), [cv2.IMWRITE_JPEG_QUALITY, 95])
+        paths.append(path)
     return paths
 
 
@@ -327,23 +322,22 @@ def write_smears(root, num_images, seed=0, **render_kwargs):
         (voc / sub).mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     records = []
-    progress = ProgressBar(sum(num_images.values()))
-    for split, count in num_images.items():
-        names = []
-        for _ in range(count):
-            name = f'Smear_{len(records):05d}'
-            img, boxes, labels, cell_classes = render_smear(rng, **render_kwargs)
-            path = voc / 'JPEGImages' / f'{name}.jpg'
-            cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
-            (voc / 'Annotations' / f'{name}.xml').write_text(
-                voc_xml(f'{name}.jpg', img.shape, boxes, labels))
-            counts = {c: labels.count(c) for c in SMEAR_CLASSES}
-            counts.update({c: cell_classes.count(c) for c in CELL_STYLES})
-            records.append(dict(name=name, split=split, path=str(path), counts=counts))
-            names.append(name)
-            progress.update()
-        (voc / 'ImageSets' / 'Main' / f'{split}.txt').write_text(''.join(f'{n}\n' for n in names))
-    print()
+    smears = [(split, k) for split, count in num_images.items() for k in range(count)]
+    names = {split: [] for split in num_images}
+    for split, _ in track(smears, description=f'synthetic smears in {root}'):
+        name = f'Smear_{len(records):05d}'
+        img, boxes, labels, cell_classes = render_smear(rng, **render_kwargs)
+        path = voc / 'JPEGImages' / f'{name}.jpg'
+        cv2.imwrite(str(path), img, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        (voc / 'Annotations' / f'{name}.xml').write_text(
+            voc_xml(f'{name}.jpg', img.shape, boxes, labels))
+        counts = {c: labels.count(c) for c in SMEAR_CLASSES}
+        counts.update({c: cell_classes.count(c) for c in CELL_STYLES})
+        records.append(dict(name=name, split=split, path=str(path), counts=counts))
+        names[split].append(name)
+    for split, split_names in names.items():
+        (voc / 'ImageSets' / 'Main' / f'{split}.txt').write_text(
+            ''.join(f'{n}\n' for n in split_names))
     with open(voc / 'ground_truth.csv', 'w', newline='') as f:
         writer = csv.writer(f)
         writer.writerow(['image', 'split', *SMEAR_CLASSES, *CELL_STYLES])

@@ -6,7 +6,7 @@ from PIL import Image
 
 import mmcell  # noqa: F401
 from mmcell.apis import inference_detector_tiled
-from mmcell.datasets.tiling import boxes_in_tile, tile_windows
+from mmcell.structures.tiling import boxes_in_tile, tile_windows
 
 from ..conftest import run_tool
 from .test_rbc14 import write_voc

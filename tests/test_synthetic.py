@@ -7,7 +7,7 @@ from mmdet.registry import DATASETS as DET_DATASETS
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import DATASETS
 
-from mmcell.datasets import (CELL_STYLES, SMEAR_CLASSES, WHITE_CELLS, render_cell_crop,
+from mmcell.synthetic import (CELL_STYLES, SMEAR_CLASSES, WHITE_CELLS, render_cell_crop,
                              render_smear, write_cell_crops, write_smears)
 
 from ..conftest import FIVE_CELL_CLASSES

@@ -6,7 +6,7 @@ import signal
 import pytest
 from mmengine.fileio import get_file_backend, put
 
-from mmcell.utils import AtomicLocalBackend, atomic_write, latest_checkpoint
+from mmcell.compat import AtomicLocalBackend, atomic_write, latest_checkpoint
 
 from ..conftest import ROOT, run_tool
 from ..test_tools.tiny_config import tiny_classifier_config
@@ -41,7 +41,7 @@ def test_resume_finds_the_newest_checkpoint_if_the_record_is_broken(tmp_path, re
     """``last_checkpoint`` is written in place by mmengine: a kill can leave it empty, and with
     max_keep_ckpts=1 it can name a deleted file. Resume then takes the largest step."""
     warnings = []
-    monkeypatch.setattr('mmcell.utils.atomic_files.print_log',
+    monkeypatch.setattr('mmcell.compat.atomic_checkpoints.print_log',
                         lambda msg, **kwargs: warnings.append(msg))
     assert latest_checkpoint(tmp_path) is None
     for name in ('iter_2.pth', 'iter_10.pth', 'best_accuracy_iter_12.pth', '.iter_12.pth.x.part'):

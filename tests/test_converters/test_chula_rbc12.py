@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from mmdet.registry import DATASETS
 
-from mmcell.datasets.chula_rbc12 import CHULA_CLASSES, cell_mask, read_chula_points
+from mmcell.converters.chula_rbc12 import CHULA_CLASSES, cell_mask, read_chula_points
 
 from ..conftest import DATA, run_tool
 
