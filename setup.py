@@ -31,6 +31,8 @@ setup(
         'mmdet>=3.3.0,<3.4',
         'mmpretrain>=1.2.0,<1.3',
         'opencv-python',
+        'pytorch-ood>=0.4,<0.5',  # trust scores (mmcell.uncertainty)
+        'scipy',
         'safetensors',
         'setuptools<82',  # mmengine resolves `mmpretrain::` bases through pkg_resources
     ],

@@ -55,7 +55,7 @@ FIVE_CELL_CLASSES = ('basophil', 'eosinophil', 'lymphocyte', 'monocyte', 'neutro
 @pytest.fixture(scope='session')
 def cell_crops(tmp_path_factory):
     """A tiny synthetic single-cell dataset: 5 classes x 4 images of 32 px, in class folders."""
-    from mmcell.datasets import write_cell_crops
+    from mmcell.synthetic import write_cell_crops
     root = tmp_path_factory.mktemp('cells')
     write_cell_crops(root, num_per_class=4, classes=FIVE_CELL_CLASSES, size=32, seed=0)
     return root
@@ -65,7 +65,7 @@ def cell_crops(tmp_path_factory):
 def synthetic_data(tmp_path_factory):
     """What tools/demo.py writes, small: an ``$MMCELL_DATA`` folder with ``pbc/`` (8 classes x 5
     crops of 48 px) and ``bccd/`` (smears of 240x320: 4 train, 2 val, 2 test)."""
-    from mmcell.datasets import write_cell_crops, write_smears
+    from mmcell.synthetic import write_cell_crops, write_smears
     root = tmp_path_factory.mktemp('synthetic')
     write_cell_crops(root / 'pbc' / 'PBC_dataset_normal_DIB', 5, size=48, seed=0)
     write_smears(root / 'bccd', dict(train=4, val=2, test=2), seed=0, size=(240, 320),
@@ -153,13 +153,9 @@ PBC_CLASSES = ('basophil', 'eosinophil', 'erythroblast', 'ig', 'lymphocyte', 'mo
 
 def save_random_checkpoint(config, path, classes):
     """Build ``config``'s model with seeded random weights and save it as a run would."""
-    from mmengine.config import Config
-    from mmengine.registry import MODELS, DefaultScope
-    cfg = Config.fromfile(str(config))
+    from mmcell.apis import build_model
     torch.manual_seed(0)
-    with DefaultScope.overwrite_default_scope(cfg.default_scope):
-        model = MODELS.build(cfg.model)
-    model.init_weights()
+    model = build_model(config)  # its own initialisation, as training starts from
     torch.save({'state_dict': model.state_dict(),
                 'meta': {'dataset_meta': {'classes': list(classes)}}}, path)
     return str(path)
@@ -167,8 +163,8 @@ def save_random_checkpoint(config, path, classes):
 
 @pytest.fixture(scope='session')
 def cell_classifier(tmp_path_factory):
-    """(config, checkpoint) of CellViT as configs/cellvit_pbc_quick.py builds it."""
-    config = ROOT / 'configs' / 'cellvit_pbc_quick.py'
+    """(config, checkpoint) of CellViT as configs/cellvit/cellvit_pbc_quick.py builds it."""
+    config = ROOT / 'configs' / 'cellvit' / 'cellvit_pbc_quick.py'
     path = tmp_path_factory.mktemp('classifier') / 'cellvit.pth'
     return str(config), save_random_checkpoint(config, path, PBC_CLASSES)
 
@@ -178,7 +174,18 @@ def cell_detector(tmp_path_factory):
     """(config, checkpoint) of CS-ARFPN R50 (the quick config) keeping its 6 best boxes."""
     folder = tmp_path_factory.mktemp('detector')
     config = folder / 'detector.py'
-    config.write_text(f"_base_ = [{str(ROOT / 'configs' / 'cs_arfpn_r50_bccd_quick.py')!r}]\n"
+    quick = ROOT / 'configs' / 'cs_arfpn' / 'cs_arfpn_r50_bccd_quick.py'
+    config.write_text(f"_base_ = [{str(quick)!r}]\n"
                       "model = dict(test_cfg=dict(rcnn=dict(score_thr=0.0, max_per_img=6)))\n")
     return str(config), save_random_checkpoint(config, folder / 'csarfpn.pth',
                                                ('RBC', 'WBC', 'Platelets'))
+
+
+SLOW_TIER = ('trains', 'distributed', 'demo', 'benchmark', 'kill_resume')
+
+
+def pytest_collection_modifyitems(items):
+    """Put every test marked with what makes it slow (setup.cfg's markers) in the slow tier."""
+    for item in items:
+        if any(item.get_closest_marker(name) for name in SLOW_TIER):
+            item.add_marker(pytest.mark.slow)

@@ -16,11 +16,12 @@ import json
 import os.path as osp
 
 import numpy as np
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.runner import Runner
 
 import mmcell  # noqa: F401 (registers components, safe checkpoint loading)
-from mmcell.utils import config_scope, set_work_dir
+from mmcell.compat import quiet_known_warnings
+from mmcell.utils import config_scope, load_config, set_work_dir
 
 REPORT = 'classification_report.json'
 
@@ -59,6 +60,7 @@ def run_fold(cfg, work_dir):
                             else [cfg.test_evaluator]),
                           dict(type='ClassificationReport', out_dir=work_dir)]
     runner = Runner.from_cfg(cfg)
+    quiet_known_warnings(runner.logger)
     runner.train()
     runner.test()
 
@@ -83,7 +85,8 @@ def summarise(reports, classes):
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
+    quiet_known_warnings()
+    cfg = load_config(args.config)
     config_scope(cfg)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)

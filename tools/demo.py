@@ -2,11 +2,12 @@
 
 1. Data. Classification reads the PBC layout, detection BCCD's VOC layout. Where ``$MMCELL_DATA``
    holds ``pbc/PBC_dataset_normal_DIB`` or ``bccd/BCCD`` that real data is used; otherwise seeded
-   synthetic data is written once to ``work_dirs/data/synthetic`` (``mmcell.datasets``'
+   synthetic data is written once to ``work_dirs/data/synthetic`` (``mmcell.synthetic``'
    ``write_cell_crops`` and ``write_smears``). The output says which ran.
-2. Trains CellViT (``configs/cellvit_pbc_quick.py``) and CS-ARFPN
-   (``configs/cs_arfpn_r50_bccd_quick.py``) from scratch with ``tools/train.py`` and tests them with
-   ``tools/test.py``: classification report and confusion matrix, detection report and PR curves.
+2. Trains CellViT (``configs/cellvit/cellvit_pbc_quick.py``) and CS-ARFPN
+   (``configs/cs_arfpn/cs_arfpn_r50_bccd_quick.py``) from scratch with ``tools/train.py`` and tests
+   them with ``tools/test.py``: classification report and confusion matrix, detection report and
+   PR curves.
 3. Pictures: where CellViT's sparse attention looked, one per class; C2-C4/P2-P4 feature maps of a
    test smear (``tools/visualization/``).
 4. The smear pipeline (``tools/infer.py``: detect, crop white cells, classify, count) on the test
@@ -24,8 +25,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CLS_CONFIG = 'configs/cellvit_pbc_quick.py'
-DET_CONFIG = 'configs/cs_arfpn_r50_bccd_quick.py'
+CLS_CONFIG = 'configs/cellvit/cellvit_pbc_quick.py'
+DET_CONFIG = 'configs/cs_arfpn/cs_arfpn_r50_bccd_quick.py'
 PBC_FOLDER = 'pbc/PBC_dataset_normal_DIB'
 BCCD_FOLDER = 'bccd/BCCD'
 
@@ -53,7 +54,7 @@ def run(tool, *args, data_root):
 
 def synthetic_data(args):
     """Write the synthetic datasets unless the same ones are there; return their root."""
-    from mmcell.datasets import write_cell_crops, write_smears
+    from mmcell.synthetic import write_cell_crops, write_smears
     root = ROOT / args.synthetic_root
     recipe = dict(cells_per_class=args.cells_per_class, smears=args.smears, seed=0, version=2)
     stamp = root / 'recipe.json'

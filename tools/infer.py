@@ -7,15 +7,23 @@ What runs depends on the models given:
   cells per class per image -> ``counts.csv``;
 * both: the smear pipeline: detect cells, crop each white cell (``--white-class``), classify it
   -> ``cells.csv``/``.json`` and ``counts.csv`` (cells per detector class and white cells per
-  classifier class, per image).
+  classifier class, per image), and ``differential.csv``: the white cells of all images, per
+  class the count, the percentage of the identified white cells and its exact binomial
+  (Clopper-Pearson, as Rümke's table) 95% interval, with the unidentified cells apart.
+
+A classifier with a trust state beside its checkpoint (``tools/analysis_tools/fit_trust.py``)
+gives calibrated probabilities, and white cells it cannot trust go to ``unidentified`` (their
+conformal prediction set at ``--coverage`` is not one class, or their trust score is below the
+fitted threshold).
 
 Inputs are image files, folders (their images, sorted) or glob patterns. An image that cannot be
 read is skipped with a warning and counted at the end; the other images still go through.
 
 Examples:
     python tools/infer.py smears/ --detector configs/cs_arfpn_r50_bccd.py det.pth \\
-        --classifier configs/cellvit_pbc.py cls.pth --tile-size 480 640 --out-dir work_dirs/infer
-    python tools/infer.py 'cells/*.jpg' --classifier configs/cellvit_pbc.py cls.pth --topk 3
+        --classifier configs/cellvit/cellvit_pbc.py cls.pth --tile-size 480 640 \\
+        --out-dir work_dirs/infer
+    python tools/infer.py 'cells/*.jpg' --classifier configs/cellvit/cellvit_pbc.py cls.pth --topk 3
 """
 import argparse
 import csv
@@ -25,9 +33,11 @@ import sys
 from pathlib import Path
 
 import mmcv
-from mmengine.utils import ProgressBar
 
 from mmcell.apis import classify, count_cells, detect, init_classifier, init_detector
+from mmcell.compat import quiet_known_warnings
+from mmcell.uncertainty import differential_counts
+from mmcell.utils import load_config, track
 
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff'}
 
@@ -45,11 +55,21 @@ def parse_args(argv=None):
     parser.add_argument('--overlap', type=float, default=0.3, help='tile overlap')
     parser.add_argument('--white-class', default='WBC',
                         help='detector class whose cells are classified (smear pipeline)')
+    parser.add_argument('--coverage', type=coverage_arg,
+                        help="conformal coverage for a classifier's trust state, in (0, 1) "
+                        "(default: the state's own)")
     parser.add_argument('--device', default='cpu')
     args = parser.parse_args(argv)
     if not (args.classifier or args.detector):
         parser.error('give --classifier, --detector, or both')
     return args
+
+
+def coverage_arg(text):
+    value = float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f'{text} is not between 0 and 1 (exclusive)')
+    return value
 
 
 def collect_images(inputs):
@@ -85,7 +105,7 @@ def read_images(paths, skipped):
         else:
             reason = 'not an image, or truncated'
         if img is None:
-            print(f'\nwarning: skipped {path}: {reason}', file=sys.stderr)
+            print(f'warning: skipped {path}: {reason}', file=sys.stderr)
             skipped.append(path)
             continue
         yield path, img
@@ -100,24 +120,30 @@ def write_csv(path, header, rows):
 
 
 def run_classification(args, paths, out_dir, skipped):
-    classifier = init_classifier(*args.classifier, device=args.device)
-    rows, progress = [], ProgressBar(len(paths))
-    for path, img in read_images(paths, skipped):
+    classifier = init_classifier(load_config(args.classifier[0]), args.classifier[1],
+                                 device=args.device)
+    rows = []
+    for path, img in track(read_images(paths, skipped), total=len(paths),
+                           description=f'classifying {len(paths)} images'):
         ranked = classify(classifier, [img], topk=args.topk)[0]
         rows.append([path] + [v for name, prob in ranked for v in (name, f'{prob:.4f}')])
-        progress.update()
     k = min(args.topk, len(classifier.classes))
     header = ['image'] + [f'{key}_{i}' for i in range(1, k + 1) for key in ('class', 'score')]
     write_csv(out_dir / 'classification.csv', header, rows)
 
 
 def run_detection(args, paths, out_dir, skipped):
-    detector = init_detector(*args.detector, device=args.device)
+    detector = init_detector(load_config(args.detector[0]), args.detector[1], device=args.device)
     classes = detector.model.dataset_meta['classes']
-    classifier = init_classifier(*args.classifier, device=args.device) if args.classifier else None
+    classifier = None
+    if args.classifier:
+        classifier = init_classifier(load_config(args.classifier[0]), args.classifier[1],
+                                     device=args.device)
     tile_size = tuple(args.tile_size) if args.tile_size else None
-    cells, counts, progress = [], [], ProgressBar(len(paths))
-    for path, img in read_images(paths, skipped):
+    cells, counts = [], []
+    for path, img in track(read_images(paths, skipped), total=len(paths),
+                           description=f'{"counting" if classifier else "detecting"} cells on '
+                           f'{len(paths)} images'):
         if classifier is None:
             found = detect(detector, img, args.score_thr, tile_size, args.overlap)
             image_cells = [dict(box=b.tolist(), label=n, score=s)
@@ -125,11 +151,10 @@ def run_detection(args, paths, out_dir, skipped):
             image_counts = {name: found['labels'].count(name) for name in classes}
         else:
             result = count_cells(detector, classifier, img, args.white_class, args.score_thr,
-                                 tile_size, args.overlap)
+                                 tile_size, args.overlap, coverage=args.coverage)
             image_cells, image_counts = result['cells'], result['counts']
         cells += [dict(image=path, **cell) for cell in image_cells]
         counts.append(dict(image=path, **image_counts))
-        progress.update()
     stem = 'detections' if classifier is None else 'cells'
     header = ['image', 'label', 'score', 'x1', 'y1', 'x2', 'y2']
     rows = [[c['image'], c['label'], f"{c['score']:.4f}", *(f'{v:.1f}' for v in c['box'])]
@@ -143,11 +168,27 @@ def run_detection(args, paths, out_dir, skipped):
     print(f"wrote {out_dir / f'{stem}.json'}")
     header = list(counts[0]) if counts else ['image', *classes]
     write_csv(out_dir / 'counts.csv', header, [[c[k] for k in header] for c in counts])
+    if classifier is not None:
+        write_differential(out_dir / 'differential.csv', cells, classifier.classes)
     return counts
+
+
+def write_differential(path, cells, classes):
+    """The white cells of the whole run as a differential count, printed and written."""
+    diff = differential_counts([c['cell_class'] for c in cells if 'cell_class' in c], classes)
+    rows = [[r.name, r.count, f'{r.percent:.1f}', f'{r.ci_low:.1f}', f'{r.ci_high:.1f}']
+            for r in diff.rows]
+    rows.append(['unidentified', diff.unidentified, f'{diff.unidentified_percent:.1f}',
+                 *(f'{v:.1f}' for v in diff.unidentified_ci)])
+    print(f'Differential of {diff.identified} identified white cells ({diff.unidentified} '
+          'unidentified, percentage of all white cells; 95% intervals: exact binomial):\n'
+          + diff.table())
+    write_csv(path, ['class', 'count', 'percent', 'ci95_low', 'ci95_high'], rows)
 
 
 def main(argv=None):
     args = parse_args(argv)
+    quiet_known_warnings()
     paths = collect_images(args.inputs)
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

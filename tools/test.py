@@ -7,14 +7,17 @@ and F1 at score 0.5, AP, mAP) and the PR curves (``DetectionReport``).
 """
 import argparse
 import os
+import os.path as osp
 
 import mmengine
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import ConfigDict, DictAction
+from mmengine.model import is_model_wrapper
 from mmengine.registry import METRICS, RUNNERS
 from mmengine.runner import Runner
 
 import mmcell  # noqa: F401 (registers components, safe checkpoint loading)
-from mmcell.utils import config_scope, set_work_dir, setup_cpu_distributed
+from mmcell.compat import quiet_known_warnings, setup_cpu_distributed
+from mmcell.utils import config_scope, load_config, set_work_dir
 
 # What differs between the scopes: the metric that dumps predictions and the
 # visualization hook's switches.
@@ -46,6 +49,13 @@ def parse_args():
     parser.add_argument(
         '--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
         help='job launcher')
+    parser.add_argument(
+        '--trust', help='a classifier\'s trust state (tools/analysis_tools/fit_trust.py); '
+        'default: the one beside the checkpoint, if any')
+    parser.add_argument(
+        '--unknown-classes', nargs='+', metavar='CLASS',
+        help='with a trust state: all cells of these classes (which the model was not trained '
+        'on, e.g. a left-out class) are the unknown cells of the open-set figures')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
@@ -76,9 +86,37 @@ def enable_tta(cfg, args):
     dataset.pipeline = cfg.tta_pipeline
 
 
+def report_trust(cfg, args, runner):
+    """The trust report (calibration, conformal sets, open-set figures) of a classifier whose
+    checkpoint has a trust state; printed and written to the run's log folder."""
+    from mmcell.uncertainty import (TrustState, collect_outputs, format_trust_report,
+                                    model_fingerprint, split_loader, trust_report,
+                                    trust_state_path, write_trust_report)
+    path = args.trust or trust_state_path(args.checkpoint)
+    if not osp.isfile(path):
+        if args.trust or args.unknown_classes:
+            raise SystemExit(f'error: no trust state {path}: fit one with '
+                             'tools/analysis_tools/fit_trust.py')
+        return
+    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+    state = TrustState.load(path)
+    state.check(model_fingerprint(model, runner.test_dataloader.dataset.metainfo['classes'],
+                                  args.config))
+    known = collect_outputs(model, split_loader(cfg, 'test'), description='test cells')
+    unknown = None
+    if args.unknown_classes:
+        unknown = collect_outputs(model, split_loader(cfg, 'test', args.unknown_classes),
+                                  description='unknown cells')
+    report = trust_report(state, known, unknown)
+    print(f'Trust report ({path}):\n{format_trust_report(report)}')
+    for written in write_trust_report(report, runner.log_dir):
+        print(f'wrote {written}')
+
+
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
+    quiet_known_warnings()
+    cfg = load_config(args.config)
     scope = config_scope(cfg)
     cfg.launcher = args.launcher
     set_work_dir(cfg, args.work_dir)
@@ -94,6 +132,10 @@ def main():
 
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    quiet_known_warnings(runner.logger)
+    if (args.trust or args.unknown_classes) and scope != 'mmpretrain':
+        raise SystemExit(f'error: --trust/--unknown-classes are for classifiers; {args.config} '
+                         f'is a {scope} config')
     extra = [dict(type=REPORT_METRIC[scope], out_dir=runner.log_dir)]
     if args.out and args.out_item == 'pred':
         extra.append(dict(type=DUMP_METRIC[scope], out_file_path=args.out))
@@ -101,6 +143,8 @@ def main():
     evaluator.metrics.extend(METRICS.build(metric) for metric in extra)
     evaluator.dataset_meta = runner.test_dataloader.dataset.metainfo  # reach the added metrics
     metrics = runner.test()
+    if scope == 'mmpretrain':
+        report_trust(cfg, args, runner)
     if args.out and args.out_item == 'metrics':
         mmengine.dump(metrics, args.out)
 

@@ -3,12 +3,13 @@ import argparse
 import os
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmcell  # noqa: F401 (registers components, safe checkpoint loading)
-from mmcell.utils import config_scope, latest_checkpoint, set_work_dir, setup_cpu_distributed
+from mmcell.compat import latest_checkpoint, quiet_known_warnings, setup_cpu_distributed
+from mmcell.utils import config_scope, load_config, set_work_dir
 
 
 def parse_args():
@@ -69,10 +70,12 @@ def merge_args(cfg, args):
 
 def main():
     args = parse_args()
-    cfg = merge_args(Config.fromfile(args.config), args)
+    quiet_known_warnings()
+    cfg = merge_args(load_config(args.config), args)
     config_scope(cfg)
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    quiet_known_warnings(runner.logger)
     runner.train()
 
 

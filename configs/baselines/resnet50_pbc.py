@@ -1,6 +1,6 @@
 # Baseline: ResNet-50 on PBC with CellViT's data pipeline and CPU-budget schedule
-# (../cellvit_pbc.py: 128x128, 25 epochs, AdamW + cosine), cross-entropy only, no mixup/cutmix,
-# from scratch.
+# (../cellvit/cellvit_pbc.py: 128x128, 25 epochs, AdamW + cosine), cross-entropy only, no
+# mixup/cutmix, from scratch.
 _base_ = [
     'mmpretrain::_base_/models/resnet50.py',
     '../_base_/datasets/pbc.py',

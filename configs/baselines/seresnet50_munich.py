@@ -1,5 +1,5 @@
 # Baseline (paper Table 7): SE-ResNet-50 on Munich AML with CellViT's data pipeline and schedule
-# (../cellvit_munich.py), cross-entropy only, no mixup/cutmix. From scratch unless you set
+# (../cellvit/cellvit_munich.py), cross-entropy only, no mixup/cutmix. From scratch unless you set
 # load_from or model.backbone.init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone').
 _base_ = [
     'mmpretrain::_base_/models/seresnet50.py',

@@ -1,5 +1,6 @@
-# Baseline: Swin-T on PBC with CellViT's data pipeline and CPU-budget schedule (../cellvit_pbc.py:
-# 128x128, 25 epochs, AdamW + cosine), cross-entropy only, no mixup/cutmix, from scratch.
+# Baseline: Swin-T on PBC with CellViT's data pipeline and CPU-budget schedule
+# (../cellvit/cellvit_pbc.py: 128x128, 25 epochs, AdamW + cosine), cross-entropy only, no
+# mixup/cutmix, from scratch.
 _base_ = [
     'mmpretrain::_base_/models/swin_transformer/tiny_224.py',
     '../_base_/datasets/pbc.py',

@@ -1,5 +1,5 @@
 # Baseline (paper Table 3): mmpretrain's ViT-B/16 on the same data and schedule as
-# ../cellvit_munich.py, cross-entropy only. From scratch unless you set
+# ../cellvit/cellvit_munich.py, cross-entropy only. From scratch unless you set
 # model.backbone.init_cfg=dict(type='Pretrained', checkpoint=...) or load_from.
 _base_ = [
     'mmpretrain::_base_/models/vit-base-p16.py',

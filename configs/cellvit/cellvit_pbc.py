@@ -2,9 +2,9 @@
 # 2 cores: 128x128 inputs, 25 epochs, AdamW with cosine decay. The baselines *_pbc.py use the
 # same data, input size and schedule. Munich AML with the paper's own recipe: cellvit_munich.py.
 _base_ = [
-    './_base_/models/cellvit.py',
-    './_base_/datasets/pbc.py',
-    './_base_/schedules/pbc_cpu_budget.py',
+    '../_base_/models/cellvit.py',
+    '../_base_/datasets/pbc.py',
+    '../_base_/schedules/pbc_cpu_budget.py',
 ]
 custom_imports = dict(imports=['mmcell'], allow_failed_imports=False)
 

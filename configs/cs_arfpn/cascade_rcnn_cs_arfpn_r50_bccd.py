@@ -3,7 +3,7 @@
 # optimizer and schedule of faster_rcnn_r50_fpn_bccd.py.
 _base_ = [
     'mmdet::_base_/models/cascade-rcnn_r50_fpn.py',
-    './_base_/datasets/bccd.py',
+    '../_base_/datasets/bccd.py',
     'mmdet::_base_/schedules/schedule_1x.py',
     'mmdet::_base_/default_runtime.py',
 ]

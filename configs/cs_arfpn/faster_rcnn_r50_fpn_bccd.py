@@ -5,7 +5,7 @@
 # norm_eval=True.
 _base_ = [
     'mmdet::_base_/models/faster-rcnn_r50_fpn.py',
-    './_base_/datasets/bccd.py',
+    '../_base_/datasets/bccd.py',
     'mmdet::_base_/schedules/schedule_1x.py',
     'mmdet::_base_/default_runtime.py',
 ]

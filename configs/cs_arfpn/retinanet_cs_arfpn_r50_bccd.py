@@ -3,7 +3,7 @@
 # schedule of faster_rcnn_r50_fpn_bccd.py. RetinaNet's smallest anchor: 4 x stride 8 = 32 px.
 _base_ = [
     'mmdet::_base_/models/retinanet_r50_fpn.py',
-    './_base_/datasets/bccd.py',
+    '../_base_/datasets/bccd.py',
     'mmdet::_base_/schedules/schedule_1x.py',
     'mmdet::_base_/default_runtime.py',
 ]

@@ -4,12 +4,19 @@ inferencers.
 The models come as mmpretrain's ``ImageClassificationInferencer`` and mmdet's ``DetInferencer``
 (or an mmdet detector from ``mmdet.apis.init_detector``); :func:`init_classifier` and
 :func:`init_detector` build them from a config and checkpoint. Checkpoints load through mmcell's
-safe loader (``torch.load(weights_only=True)``; see :mod:`mmcell.utils.checkpoint`), so a file
-carrying a pickled object is refused, not run.
+safe loader (``torch.load(weights_only=True)``; see :mod:`mmcell.compat.checkpoint_loading`), so
+a file carrying a pickled object is refused, not run.
 
 Each call runs in its model's registry scope (mmpretrain or mmdet), so a classifier and a detector
 work side by side in one process whatever scope was current.
+
+A classifier whose checkpoint has a trust state beside it (``epoch_8.trust.pth``, fitted by
+``tools/analysis_tools/fit_trust.py``; :mod:`mmcell.uncertainty`) gives calibrated probabilities,
+and :func:`count_cells` puts a white cell whose prediction cannot be trusted (its conformal
+prediction set is not one class, or its trust score is below the fitted threshold) in
+``unidentified``, counted apart from the classes.
 """
+import io
 from collections import Counter
 
 import numpy as np
@@ -19,21 +26,41 @@ from mmengine.registry import DefaultScope
 from .tiled_inference import inference_detector_tiled
 
 
-def init_classifier(config, checkpoint=None, device='cpu'):
+def init_classifier(config, checkpoint=None, device='cpu', trust='auto'):
     """mmpretrain's ``ImageClassificationInferencer`` for a config and checkpoint.
 
     Args:
         config (str | mmengine.Config): The model's config.
         checkpoint (str, optional): Its weights. Defaults to None (random weights).
         device (str): Defaults to ``'cpu'``.
+        trust (str, optional): A trust state file (:class:`mmcell.uncertainty.TrustState`);
+            ``'auto'``: the one beside the checkpoint if there is one; None: none. It is checked
+            against the model (classes and final-layer weights) and kept as the inferencer's
+            ``trust_state``. Defaults to ``'auto'``.
 
     Returns:
-        mmpretrain.apis.ImageClassificationInferencer
+        mmpretrain.apis.ImageClassificationInferencer: With ``trust_state`` (or None).
+
+    Raises:
+        FileNotFoundError: ``trust`` names a file that does not exist.
+        ValueError: The trust state was fitted for another model or class list (both named).
     """
     from mmpretrain.apis import ImageClassificationInferencer
+
+    from mmcell.uncertainty import TrustState, model_fingerprint, trust_state_path
     with DefaultScope.overwrite_default_scope('mmpretrain'):
-        return ImageClassificationInferencer(model=config, pretrained=checkpoint or False,
-                                             device=device)
+        classifier = ImageClassificationInferencer(model=config, pretrained=checkpoint or False,
+                                                   device=device)
+    if trust == 'auto':
+        found = checkpoint and trust_state_path(checkpoint)
+        trust = str(found) if found and found.is_file() else None
+    classifier.trust_state = None
+    if trust is not None:
+        state = TrustState.load(trust)
+        state.check(model_fingerprint(classifier.model, _classifier_classes(classifier),
+                                      getattr(config, 'filename', config)))
+        classifier.trust_state = state
+    return classifier
 
 
 def init_detector(config, checkpoint=None, device='cpu'):
@@ -68,6 +95,22 @@ def _detector_classes(model):
     return _classes((getattr(model, 'dataset_meta', None) or {}).get('classes'), 'detector')
 
 
+def _classify(classifier, images, batch_size, coverage=None):
+    """Probabilities (calibrated where the classifier has a trust state) and which images are
+    unidentified (none without a trust state)."""
+    from mmcell.uncertainty import collect_outputs
+    # The inferencer's preprocessing and the model, without the inferencer's __call__, which
+    # draws a progress bar on every call: the tools show one display for their whole loop.
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        batches = classifier.preprocess(list(images), batch_size=batch_size)
+        outputs = collect_outputs(classifier.model, batches, stream=io.StringIO())
+    state = getattr(classifier, 'trust_state', None)
+    if state is None:
+        return outputs.logits.softmax(dim=1), torch.zeros(len(outputs.logits), dtype=torch.bool)
+    applied = state.apply(outputs.logits, outputs.features, coverage)
+    return applied['probs'], applied['unidentified']
+
+
 def classify(classifier, images, topk=3, batch_size=8):
     """Top-k classes of cell images.
 
@@ -79,19 +122,15 @@ def classify(classifier, images, topk=3, batch_size=8):
 
     Returns:
         list[list[tuple[str, float]]]: Per image, ``(class, probability)`` from the most
-        probable down.
+        probable down (calibrated probabilities where the classifier has a trust state).
     """
     if not len(images):
         return []
     classes = _classifier_classes(classifier)
     topk = min(topk, len(classes))
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        results = classifier(list(images), batch_size=batch_size)
-    if isinstance(results, dict):  # some inferencer versions wrap the list
-        results = results['predictions']
+    probs, _ = _classify(classifier, images, batch_size)
     ranked = []
-    for result in results:
-        scores = np.asarray(result['pred_scores'], dtype=float)
+    for scores in probs.double().numpy():
         order = np.argsort(-scores, kind='stable')[:topk]
         ranked.append([(classes[i], float(scores[i])) for i in order])
     return ranked
@@ -164,7 +203,7 @@ def crop_cell(img, box, context=1.9):
 
 
 def count_cells(detector, classifier, img, white_class='WBC', score_thr=0.5, tile_size=None,
-                overlap=0.3, context=1.9):
+                overlap=0.3, context=1.9, coverage=None):
     """A differential count on one smear image: detect cells, classify each white cell.
 
     Args:
@@ -178,12 +217,18 @@ def count_cells(detector, classifier, img, white_class='WBC', score_thr=0.5, til
             Defaults to None.
         overlap (float): Tile overlap. Defaults to 0.3.
         context (float): White-cell crop size, see :func:`crop_cell`. Defaults to 1.9.
+        coverage (float, optional): Coverage of the conformal prediction sets of a classifier
+            with a trust state. Defaults to None (the state's own, e.g. 0.95).
 
     Returns:
         dict: ``cells``: one dict per detection (``box``, ``label``, ``score``, and for white
-        cells ``cell_class`` and ``cell_score``); ``counts``: cells per detector class, and white
-        cells per classifier class.
+        cells ``cell_class``, ``cell_score`` (its probability) and ``unidentified``);
+        ``counts``: cells per detector class, white cells per classifier class and
+        ``<white_class>:unidentified``; ``differential``: the white cells'
+        :class:`mmcell.uncertainty.Differential` (count, percentage of the identified white
+        cells and its exact binomial 95% interval per class, unidentified cells apart).
     """
+    from mmcell.uncertainty import differential_counts
     import mmcv
     if isinstance(img, str):
         img = mmcv.imread(img)
@@ -191,12 +236,18 @@ def count_cells(detector, classifier, img, white_class='WBC', score_thr=0.5, til
     cells = [dict(box=box.tolist(), label=label, score=score)
              for box, label, score in zip(found['boxes'], found['labels'], found['scores'])]
     whites = [cell for cell in cells if cell['label'] == white_class]
-    ranked = classify(classifier, [crop_cell(img, c['box'], context) for c in whites], topk=1)
-    for cell, ((name, prob), ) in zip(whites, ranked):
-        cell.update(cell_class=name, cell_score=prob)
+    classes = _classifier_classes(classifier)
+    if whites:
+        probs, rejected = _classify(classifier, [crop_cell(img, c['box'], context)
+                                                 for c in whites], 8, coverage)
+        for cell, p, out in zip(whites, probs, rejected.tolist()):
+            best = int(p.argmax())
+            cell.update(cell_class='unidentified' if out else classes[best],
+                        cell_score=float(p[best]), unidentified=out)
     found_labels = Counter(c['label'] for c in cells)
     counts = {name: found_labels[name] for name in _detector_classes(_detector_model(detector))}
     found_classes = Counter(c['cell_class'] for c in whites)
     counts.update({f'{white_class}:{name}': found_classes[name]
-                   for name in _classifier_classes(classifier)})
-    return dict(cells=cells, counts=counts)
+                   for name in (*classes, 'unidentified')})
+    differential = differential_counts([c['cell_class'] for c in whites], classes)
+    return dict(cells=cells, counts=counts, differential=differential)

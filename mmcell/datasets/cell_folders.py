@@ -1,6 +1,7 @@
 """Single-cell image datasets stored as one folder per class (PBC, Munich AML)."""
 import os
 import os.path as osp
+from typing import List, Optional, Sequence, Tuple
 
 from mmengine.logging import print_log
 from mmpretrain.datasets import BaseDataset
@@ -16,7 +17,7 @@ class DatasetError(ValueError):
     """A dataset's files or annotation do not match what its class reads; says which and why."""
 
 
-def check_image_file(path):
+def check_image_file(path: str) -> Optional[str]:
     """Return what is wrong with an image file, or None, from its first and last bytes.
 
     Finds empty files, files that are not JPEG/PNG/TIFF/BMP images, and files cut short: a JPEG
@@ -98,11 +99,12 @@ class CellFolderDataset(BaseDataset):
     Args:
         data_root (str): The dataset's root. Defaults to ''.
         data_prefix (str): Folder under ``data_root`` that holds the class folders; a subclass
-            sets the original dataset's name as default.
-        ann_file (str): Optional list of images, relative to ``data_root``. Defaults to ''.
+            sets the original dataset's name as default. Defaults to ''.
+        ann_file (str): Optional list of images, relative to ``data_root``. Defaults to ''
+            (every image under the class folders).
         classes (Sequence[str], optional): Keep only these classes, in this order (labels are
-            their positions); images of other classes are left out. Defaults to all, in the
-            subclass's order.
+            their positions); images of other classes are left out. Defaults to None (all, in
+            the subclass's order).
         split (dict, optional): Use one part of a seeded stratified split of the images:
             ``dict(part='train'|'val', num_folds=5, fold=0, seed=0)`` for k-fold, or
             ``dict(part='train'|'val'|'test', ratios=(0.7, 0.1, 0.2), seed=0)``; add
@@ -122,8 +124,14 @@ class CellFolderDataset(BaseDataset):
     """
     FOLDERS = {}
 
-    def __init__(self, data_root='', data_prefix='', ann_file='', classes=None, split=None,
-                 check_files=True, **kwargs):
+    def __init__(self,
+                 data_root: str = '',
+                 data_prefix: str = '',
+                 ann_file: str = '',
+                 classes: Optional[Sequence[str]] = None,
+                 split: Optional[dict] = None,
+                 check_files: bool = True,
+                 **kwargs) -> None:
         self.split = split
         self.check_files = check_files
         all_classes = self.all_classes()
@@ -135,15 +143,16 @@ class CellFolderDataset(BaseDataset):
         super().__init__(ann_file=ann_file, data_root=data_root, data_prefix=data_prefix,
                          classes=list(classes or all_classes), **kwargs)
 
-    def all_classes(self):
+    def all_classes(self) -> Tuple[str, ...]:
         """Every class this dataset can label, in default order."""
         return tuple(dict.fromkeys(self.FOLDERS.values()))
 
-    def class_of(self, folder, filename):
+    def class_of(self, folder: str, filename: str) -> str:
         """The class of ``folder/filename``; by default its folder's."""
         return self.FOLDERS[folder]
 
-    def load_data_list(self):
+    def load_data_list(self) -> List[dict]:
+        """The images of the chosen classes (and split part), checked."""
         root = self.img_prefix
         if not osp.isdir(root):
             raise DatasetError(f'{type(self).__name__}: image folder {root} does not exist '

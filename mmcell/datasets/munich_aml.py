@@ -1,4 +1,6 @@
 """The Munich AML Morphology dataset (Matek et al., 2019; TCIA AML-Cytomorphology_LMU)."""
+from typing import Optional, Sequence
+
 from mmpretrain.registry import DATASETS
 
 from .cell_folders import CellFolderDataset
@@ -36,12 +38,34 @@ class MunichAMLDataset(CellFolderDataset):
         data_root (str): Folder that holds ``AML-Cytomorphology``. Defaults to ''.
         data_prefix (str): Defaults to ``'AML-Cytomorphology'``.
         classes (Sequence[str], optional): Codes to keep, in label order; e.g.
-            ``mmcell.datasets.PAPER_CLASSES`` for the paper's 10. Defaults to all 15.
-        **kwargs: As :class:`CellFolderDataset`.
+            ``mmcell.datasets.PAPER_CLASSES`` for the paper's 10. Defaults to None (all 15).
+        **kwargs: As :class:`CellFolderDataset` (``ann_file``, ``split``, ``check_files``,
+            ``pipeline``, ...).
+
+    Example:
+        >>> import mmcell  # registers the dataset in mmpretrain's DATASETS
+        >>> from mmcell.datasets import MUNICH_AML_CLASSES, PAPER_CLASSES, MunichAMLDataset
+        >>> from mmpretrain.registry import DATASETS
+        >>> len(MunichAMLDataset.FOLDERS), PAPER_CLASSES[:3]
+        (15, ('NGS', 'NGB', 'LYT'))
+        >>> [MUNICH_AML_CLASSES[code] for code in PAPER_CLASSES[:3]]
+        ['neutrophil (segmented)', 'neutrophil (band)', 'lymphocyte (typical)']
+        >>> # The paper's 10 classes, training part of fold 0 of a seeded stratified 5-fold
+        >>> # split; needs the TCIA images under data/munich_aml/AML-Cytomorphology.
+        >>> cfg = dict(type='MunichAMLDataset', data_root='data/munich_aml',
+        ...            classes=PAPER_CLASSES, split=dict(part='train', num_folds=5, fold=0),
+        ...            pipeline=[dict(type='LoadImageFromFile'), dict(type='PackInputs')])
+        >>> dataset = DATASETS.build(cfg)  # doctest: +SKIP
+        >>> dataset.metainfo['full_names'][:2]  # doctest: +SKIP
+        ('neutrophil (segmented)', 'neutrophil (band)')
     """
     FOLDERS = {code: code for code in MUNICH_AML_CLASSES}
 
-    def __init__(self, data_root='', data_prefix='AML-Cytomorphology', classes=None, **kwargs):
+    def __init__(self,
+                 data_root: str = '',
+                 data_prefix: str = 'AML-Cytomorphology',
+                 classes: Optional[Sequence[str]] = None,
+                 **kwargs) -> None:
         super().__init__(data_root=data_root, data_prefix=data_prefix, classes=classes, **kwargs)
         self._metainfo['full_names'] = tuple(
             MUNICH_AML_CLASSES[c] for c in self.metainfo['classes'])

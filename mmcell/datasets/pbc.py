@@ -1,4 +1,6 @@
 """The PBC dataset of normal peripheral blood cells (Acevedo et al., Data in Brief 30, 2020)."""
+from typing import Optional, Sequence, Tuple
+
 from mmpretrain.registry import DATASETS
 
 from .cell_folders import CellFolderDataset
@@ -27,8 +29,27 @@ class PBCDataset(CellFolderDataset):
             granulocytes (``ig``) split into metamyelocyte (MMY), myelocyte (MY) and promyelocyte
             (PMY), neutrophils into band (BNE) and segmented (SNE); 13 classes, with ``ig`` and
             ``neutrophil`` left for files without a sub-label. Defaults to False (8 classes).
-        classes (Sequence[str], optional): Classes to keep, in label order. Defaults to all.
-        **kwargs: As :class:`CellFolderDataset`.
+        classes (Sequence[str], optional): Classes to keep, in label order. Defaults to None
+            (all 8, or all 13 with ``fine_labels``).
+        **kwargs: As :class:`CellFolderDataset` (``ann_file``, ``split``, ``check_files``,
+            ``pipeline``, ...).
+
+    Example:
+        >>> import mmcell  # registers the dataset in mmpretrain's DATASETS
+        >>> from mmcell.datasets import PBC_FINE_PREFIXES, PBCDataset
+        >>> from mmpretrain.registry import DATASETS
+        >>> tuple(PBCDataset.FOLDERS)[:4], len(PBCDataset.FINE_CLASSES)
+        (('basophil', 'eosinophil', 'erythroblast', 'ig'), 13)
+        >>> PBC_FINE_PREFIXES['MMY'], PBC_FINE_PREFIXES['SNE']
+        ('metamyelocyte', 'segmented neutrophil')
+        >>> # The training part of a seeded stratified 70/10/20 split; needs the images under
+        >>> # data/pbc/PBC_dataset_normal_DIB.
+        >>> cfg = dict(type='PBCDataset', data_root='data/pbc',
+        ...            split=dict(part='train', ratios=(0.7, 0.1, 0.2), seed=0),
+        ...            pipeline=[dict(type='LoadImageFromFile'), dict(type='PackInputs')])
+        >>> dataset = DATASETS.build(cfg)  # doctest: +SKIP
+        >>> dataset.metainfo['classes'][:2], dataset[0]['inputs'].shape  # doctest: +SKIP
+        (('basophil', 'eosinophil'), torch.Size([3, 363, 360]))
     """
     FOLDERS = {name: name for name in ('basophil', 'eosinophil', 'erythroblast', 'ig',
                                        'lymphocyte', 'monocyte', 'neutrophil', 'platelet')}
@@ -36,15 +57,19 @@ class PBCDataset(CellFolderDataset):
                     'promyelocyte', 'lymphocyte', 'monocyte', 'neutrophil', 'band neutrophil',
                     'segmented neutrophil', 'platelet')
 
-    def __init__(self, data_root='', data_prefix='PBC_dataset_normal_DIB', fine_labels=False,
-                 classes=None, **kwargs):
+    def __init__(self,
+                 data_root: str = '',
+                 data_prefix: str = 'PBC_dataset_normal_DIB',
+                 fine_labels: bool = False,
+                 classes: Optional[Sequence[str]] = None,
+                 **kwargs) -> None:
         self.fine_labels = fine_labels
         super().__init__(data_root=data_root, data_prefix=data_prefix, classes=classes, **kwargs)
 
-    def all_classes(self):
+    def all_classes(self) -> Tuple[str, ...]:
         return self.FINE_CLASSES if self.fine_labels else tuple(self.FOLDERS)
 
-    def class_of(self, folder, filename):
+    def class_of(self, folder: str, filename: str) -> str:
         if self.fine_labels:
             return PBC_FINE_PREFIXES.get(filename.split('_', 1)[0], folder)
         return folder

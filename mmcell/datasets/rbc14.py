@@ -1,5 +1,6 @@
 """The 14 red-cell classes of Song et al. (2021), for LabelImg-annotated Pascal VOC data."""
 import re
+from typing import Optional
 
 from mmdet.registry import DATASETS
 
@@ -11,12 +12,18 @@ RBC14_CLASSES = ('schistocyte', 'spherocyte', 'stomatocyte', 'target cell', 'hyp
                  'macrocyte', 'teardrop', 'basophilic stippling', 'edge cell')
 
 
-def canonical_rbc_name(name):
+def canonical_rbc_name(name: str) -> Optional[str]:
     """Map a LabelImg label to one of :data:`RBC14_CLASSES`, or None.
 
     Case, ``_``/``-``/space separators, a plural ``s`` and the paper's spellings
     ("target cells", "normal RBCs", "teardrop cells", "basophilicstippling", "edge_cell") are
     accepted.
+
+    Example:
+        >>> canonical_rbc_name('Target_Cells'), canonical_rbc_name('normal RBCs')
+        ('target cell', 'normal')
+        >>> canonical_rbc_name('basophilicstippling'), canonical_rbc_name('platelet')
+        ('basophilic stippling', None)
     """
     words = re.sub(r'[_\-\s]+', ' ', name.strip().lower())
     words = re.sub(r'\b(rbcs?|cells?|red blood cells?)\b', '', words).strip()
@@ -38,6 +45,30 @@ class RBC14Dataset(CellVOCDataset):
     matches none fails the build with the XML file and the label, instead of the box being
     dropped silently as mmdet's VOCDataset would. The other checks are
     :class:`~mmcell.datasets.CellVOCDataset`'s.
+
+    Args:
+        unknown_classes (str): As :class:`~mmcell.datasets.CellVOCDataset`; a label that
+            :func:`canonical_rbc_name` cannot match fails the build either way.
+            Defaults to ``'error'``.
+        **kwargs: As mmdet's ``VOCDataset`` (``data_root``, ``ann_file``, ``data_prefix=
+            dict(sub_data_root=...)``, ``pipeline``, ...); ``metainfo`` defaults to
+            :attr:`METAINFO` (the 14 classes and a palette).
+
+    Example:
+        >>> import mmcell  # registers the dataset in mmdet's DATASETS
+        >>> from mmcell.datasets import RBC14Dataset
+        >>> from mmdet.registry import DATASETS
+        >>> len(RBC14Dataset.METAINFO['classes']), RBC14Dataset.METAINFO['classes'][:3]
+        (14, ('schistocyte', 'spherocyte', 'stomatocyte'))
+        >>> # Needs tiles in VOC layout under data/rbc14/tiles (tile_smears.py writes them).
+        >>> cfg = dict(type='RBC14Dataset', data_root='data/rbc14',
+        ...            ann_file='tiles/ImageSets/Main/all.txt',
+        ...            data_prefix=dict(sub_data_root='tiles/'),
+        ...            pipeline=[dict(type='LoadImageFromFile'),
+        ...                      dict(type='LoadAnnotations', with_bbox=True)])
+        >>> dataset = DATASETS.build(cfg)  # doctest: +SKIP
+        >>> dataset.metainfo['classes'] == RBC14Dataset.METAINFO['classes']  # doctest: +SKIP
+        True
     """
     METAINFO = dict(
         classes=RBC14_CLASSES,

@@ -7,11 +7,15 @@ the seed (numpy's PCG64 generator), so the same seed gives the same split on any
 """
 import csv
 from collections import defaultdict
+from typing import Dict, Hashable, List, Optional, Sequence
 
 import numpy as np
 
 
-def assign_stratified(labels, fractions, seed=0, groups=None):
+def assign_stratified(labels: Sequence[int],
+                      fractions: Sequence[float],
+                      seed: int = 0,
+                      groups: Optional[Sequence[Hashable]] = None) -> np.ndarray:
     """Assign items to bins of the given sizes, keeping class proportions in every bin.
 
     Items (or whole groups, when ``groups`` is given) are taken in a seeded random order, groups
@@ -54,21 +58,39 @@ def assign_stratified(labels, fractions, seed=0, groups=None):
     return bins
 
 
-def split_indices(labels, part, num_folds=None, fold=0, ratios=None, seed=0, groups=None):
+def split_indices(labels: Sequence[int],
+                  part: str,
+                  num_folds: Optional[int] = None,
+                  fold: int = 0,
+                  ratios: Optional[Sequence[float]] = None,
+                  seed: int = 0,
+                  groups: Optional[Sequence[Hashable]] = None) -> List[int]:
     """Indices of one part of a k-fold or train/val/test split.
 
     Args:
         labels (Sequence[int]): Class of each item.
         part (str): ``'train'`` or ``'val'`` for k-fold (``val`` is fold ``fold``);
             ``'train'``, ``'val'`` or ``'test'`` for a ratio split.
-        num_folds (int, optional): k of a k-fold split.
+        num_folds (int, optional): k of a k-fold split. Defaults to None (give ``ratios``).
         fold (int): Which fold is held out. Defaults to 0.
         ratios (Sequence[float], optional): train/val/test fractions of a ratio split.
-        seed (int): Defaults to 0.
-        groups (Sequence[str], optional): Group of each item. Defaults to None.
+            Defaults to None (give ``num_folds``).
+        seed (int): Seed of the order. Defaults to 0.
+        groups (Sequence[str], optional): Group of each item; a group never spans two parts.
+            Defaults to None.
 
     Returns:
         list[int]: The indices, ascending.
+
+    Example:
+        >>> labels = [0] * 6 + [1] * 4
+        >>> val = split_indices(labels, 'val', num_folds=2, fold=0)
+        >>> train = split_indices(labels, 'train', num_folds=2, fold=0)
+        >>> sorted(train + val) == list(range(10)), [labels[i] for i in val]
+        (True, [0, 0, 0, 1, 1])
+        >>> split_indices(labels, 'test', ratios=(0.5, 0.25, 0.25), seed=1) == split_indices(
+        ...     labels, 'test', ratios=(0.5, 0.25, 0.25), seed=1)  # seeded: reproducible
+        True
     """
     if (num_folds is None) == (ratios is None):
         raise ValueError('a split needs either num_folds (k-fold) or ratios (train/val/test)')
@@ -89,7 +111,7 @@ def split_indices(labels, part, num_folds=None, fold=0, ratios=None, seed=0, gro
     return np.flatnonzero(keep).tolist()
 
 
-def read_groups(path):
+def read_groups(path: str) -> Dict[str, str]:
     """Read a ``<image path>,<group>`` CSV (header optional) into a dict; paths as written."""
     groups, lines = {}, {}
     with open(path, newline='') as f:

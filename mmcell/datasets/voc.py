@@ -16,6 +16,7 @@ reads the same layout and, per case:
 import os.path as osp
 import xml.etree.ElementTree as ET
 from collections import Counter
+from typing import List, Sequence, Tuple
 
 from mmdet.datasets import VOCDataset
 from mmdet.registry import DATASETS
@@ -29,22 +30,41 @@ class CellVOCDataset(VOCDataset):
     """mmdet's ``VOCDataset`` with the checks above.
 
     Args:
-        unknown_classes (str): ``'error'`` (default) fails on an object whose class is not in
+        unknown_classes (str): ``'error'`` fails on an object whose class is not in
             ``metainfo['classes']``; ``'skip'`` leaves it out with a warning and a count.
+            Defaults to ``'error'``.
         **kwargs: As mmdet's ``VOCDataset`` (``data_root``, ``ann_file``, ``data_prefix=
             dict(sub_data_root=...)``, ``metainfo``, ``pipeline``, ...).
+
+    Example:
+        >>> import mmcell  # registers the dataset in mmdet's DATASETS
+        >>> from mmcell.datasets import CellVOCDataset
+        >>> from mmdet.registry import DATASETS
+        >>> CellVOCDataset.UNKNOWN_CLASSES
+        ('error', 'skip')
+        >>> # BCCD's training split; needs the BCCD release under data/bccd/BCCD.
+        >>> cfg = dict(type='CellVOCDataset', data_root='data/bccd',
+        ...            ann_file='BCCD/ImageSets/Main/train.txt',
+        ...            data_prefix=dict(sub_data_root='BCCD/'),
+        ...            metainfo=dict(classes=('RBC', 'WBC', 'Platelets')),
+        ...            pipeline=[dict(type='LoadImageFromFile'),
+        ...                      dict(type='LoadAnnotations', with_bbox=True)])
+        >>> dataset = DATASETS.build(cfg)  # doctest: +SKIP
+        >>> len(dataset), dataset.metainfo['classes']  # doctest: +SKIP
+        (205, ('RBC', 'WBC', 'Platelets'))
     """
 
     UNKNOWN_CLASSES = ('error', 'skip')
 
-    def __init__(self, *args, unknown_classes='error', **kwargs):
+    def __init__(self, *args, unknown_classes: str = 'error', **kwargs) -> None:
         if unknown_classes not in self.UNKNOWN_CLASSES:
             raise ValueError(f'unknown_classes must be one of {self.UNKNOWN_CLASSES}, got '
                              f'{unknown_classes!r}')
         self.unknown_classes = unknown_classes
         super().__init__(*args, **kwargs)
 
-    def load_data_list(self):
+    def load_data_list(self) -> List[dict]:
+        """mmdet's VOC reading with the checks above; logs a count of what was fixed."""
         self._fixes = Counter()
         data_list = super().load_data_list()
         if self._fixes:
@@ -57,7 +77,8 @@ class CellVOCDataset(VOCDataset):
         self._fixes[what] += 1
         print_log(message, logger='current', level=30)
 
-    def parse_data_info(self, img_info):
+    def parse_data_info(self, img_info: dict) -> dict:
+        """One image's data info, its files and objects checked (see the module doc)."""
         xml_path = img_info['xml_path']
         if not osp.isfile(xml_path):
             raise DatasetError(f'{xml_path}: annotation file not found (listed in '
@@ -128,7 +149,8 @@ class CellVOCDataset(VOCDataset):
         return instances
 
 
-def voc_xml(filename, shape, boxes, labels):
+def voc_xml(filename: str, shape: Tuple[int, int, int], boxes: Sequence[Sequence[float]],
+            labels: Sequence[str]) -> str:
     """One image's VOC annotation as XML text.
 
     Args:
@@ -142,6 +164,14 @@ def voc_xml(filename, shape, boxes, labels):
         writes them: a box covering 0-based pixels ``x1 .. x2 - 1`` is written as
         ``xmin = x1 + 1``, ``xmax = x2``. (mmdet's ``VOCDataset`` subtracts 1 from all four on
         reading, so it sees ``(x1, y1, x2 - 1, y2 - 1)``.)
+
+    Example:
+        >>> import xml.etree.ElementTree as ET
+        >>> root = ET.fromstring(voc_xml('a.jpg', (480, 640, 3), [(10, 20, 30, 40)], ['RBC']))
+        >>> root.findtext('size/width'), root.findtext('object/name')
+        ('640', 'RBC')
+        >>> [root.findtext(f'object/bndbox/{key}') for key in ('xmin', 'ymin', 'xmax', 'ymax')]
+        ['11', '21', '30', '40']
     """
     root = ET.Element('annotation')
     ET.SubElement(root, 'filename').text = filename

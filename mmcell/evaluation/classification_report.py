@@ -3,6 +3,7 @@ import csv
 import json
 import os
 import os.path as osp
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.evaluator import BaseMetric
@@ -13,7 +14,8 @@ from mmpretrain.registry import METRICS
 COLUMNS = ('precision', 'recall', 'f1-score', 'support')
 
 
-def report_rows(pred, target, classes):
+def report_rows(pred: torch.Tensor, target: torch.Tensor,
+                classes: Sequence[str]) -> Tuple[List[dict], torch.Tensor]:
     """The report's rows: one per class, then accuracy, macro and weighted averages.
 
     Precision, recall and F1 come from mmpretrain's ``SingleLabelMetric.calculate``, the matrix
@@ -45,7 +47,7 @@ def report_rows(pred, target, classes):
     return rows, matrix
 
 
-def format_rows(rows):
+def format_rows(rows: List[dict]) -> str:
     """The rows as a fixed-width text table."""
     width = max(len(r['name']) for r in rows) + 2
     lines = [' ' * width + ''.join(f'{c:>11}' for c in COLUMNS)]
@@ -59,7 +61,7 @@ def format_rows(rows):
     return '\n'.join(lines)
 
 
-def plot_confusion_matrix(matrix, classes, path):
+def plot_confusion_matrix(matrix: torch.Tensor, classes: Sequence[str], path: str) -> None:
     """Save the confusion matrix (counts in the cells) as a PNG via mmpretrain's plot."""
     import matplotlib
     matplotlib.use('Agg')
@@ -83,26 +85,63 @@ class ClassificationReport(BaseMetric):
     Args:
         out_dir (str, optional): Where to write the files; nothing is written when None.
             Defaults to None.
-        classes (Sequence[str], optional): Class names; defaults to the dataset's
-            ``metainfo['classes']``.
-        collect_device (str): Defaults to 'cpu'.
-        prefix (str): Defaults to 'report'.
+        classes (Sequence[str], optional): Class names. Defaults to None (the dataset's
+            ``metainfo['classes']``).
+        collect_device (str): Device to collect the results on in distributed evaluation.
+            Defaults to 'cpu'.
+        prefix (str, optional): Prefix of the metric names. Defaults to None (``'report'``).
 
     Returns (as metrics): ``accuracy``, ``macro_{precision,recall,f1-score}`` and
     ``weighted_{precision,recall,f1-score}``, in percent.
+
+    Example:
+        >>> import torch
+        >>> import mmcell  # registers the metric in mmpretrain's METRICS
+        >>> from mmcell.evaluation import report_rows
+        >>> from mmcell.evaluation.classification_report import format_rows
+        >>> from mmpretrain.registry import METRICS
+        >>> metric = METRICS.build(dict(type='ClassificationReport'))  # out_dir=... writes files
+        >>> metric.dataset_meta = dict(classes=('basophil', 'eosinophil', 'lymphocyte'))
+        >>> pred, target = torch.tensor([0, 1, 2, 2]), torch.tensor([0, 1, 1, 2])
+        >>> metric.process(None, [dict(pred_label=p.view(1), gt_label=t.view(1))
+        ...                       for p, t in zip(pred, target)])
+        >>> # evaluate() logs the table below first, then returns:
+        >>> metric.evaluate(size=4)  # doctest: +SKIP
+        {'report/accuracy': 75.0, 'report/macro_precision': 83.33..., 'report/macro_recall':
+        83.33..., 'report/macro_f1-score': 77.77..., 'report/weighted_precision': 87.5, ...}
+        >>> rows, matrix = report_rows(pred, target, metric.dataset_meta['classes'])
+        >>> print(format_rows(rows))
+                        precision     recall   f1-score    support
+        basophil           100.00     100.00     100.00          1
+        eosinophil         100.00      50.00      66.67          2
+        lymphocyte          50.00     100.00      66.67          1
+        <BLANKLINE>
+        accuracy                                  75.00          4
+        macro avg           83.33      83.33      77.78          4
+        weighted avg        87.50      75.00      75.00          4
+        >>> matrix  # true x predicted
+        tensor([[1, 0, 0],
+                [0, 1, 1],
+                [0, 0, 1]])
     """
     default_prefix = 'report'
 
-    def __init__(self, out_dir=None, classes=None, collect_device='cpu', prefix=None):
+    def __init__(self,
+                 out_dir: Optional[str] = None,
+                 classes: Optional[Sequence[str]] = None,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.out_dir = out_dir
         self.classes = classes
 
-    def process(self, data_batch, data_samples):
+    def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
+        """Keep each sample's predicted and true label."""
         for sample in data_samples:
             self.results.append((sample['pred_label'].cpu(), sample['gt_label'].cpu()))
 
-    def compute_metrics(self, results):
+    def compute_metrics(self, results: list) -> Dict[str, float]:
+        """Log the table, write the files if ``out_dir`` is set, return the summary."""
         pred = torch.cat([p for p, _ in results])
         target = torch.cat([t for _, t in results])
         classes = self.classes or self.dataset_meta['classes']
@@ -116,7 +155,8 @@ class ClassificationReport(BaseMetric):
             summary.update({f'{kind}_{c}': row[c] for c in COLUMNS[:3]})
         return summary
 
-    def save(self, rows, matrix, classes):
+    def save(self, rows: List[dict], matrix: torch.Tensor, classes: Sequence[str]) -> None:
+        """Write the report (CSV, JSON) and the confusion matrix (PNG) to ``out_dir``."""
         os.makedirs(self.out_dir, exist_ok=True)
         with open(osp.join(self.out_dir, 'classification_report.csv'), 'w', newline='') as f:
             writer = csv.writer(f)

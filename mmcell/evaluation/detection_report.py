@@ -3,6 +3,7 @@ import csv
 import json
 import os
 import os.path as osp
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from mmdet.evaluation.functional.mean_ap import average_precision, tpfp_default
@@ -13,7 +14,8 @@ from mmengine.logging import print_log
 COLUMNS = ('recall', 'precision', 'f1-score', 'ap', 'gts', 'dets')
 
 
-def match_class(results, label, iou_thr):
+def match_class(results: List[tuple], label: int,
+                iou_thr: float) -> Tuple[np.ndarray, np.ndarray, int]:
     """Scores, true-positive flags and the number of (non-ignored) ground truths of one class.
 
     Boxes are matched per image by mmdet's ``tpfp_default`` (the VOC rule: highest score first,
@@ -32,7 +34,8 @@ def match_class(results, label, iou_thr):
     return np.concatenate(scores), np.concatenate(tps).astype(bool), num_gts
 
 
-def class_report(scores, tps, num_gts, score_thr):
+def class_report(scores: np.ndarray, tps: np.ndarray, num_gts: int,
+                 score_thr: float) -> Tuple[dict, Tuple[np.ndarray, np.ndarray]]:
     """One class's row and its PR curve, from its detections' scores and TP flags."""
     order = np.argsort(-scores, kind='stable')
     tp_cum = np.cumsum(tps[order])
@@ -49,7 +52,7 @@ def class_report(scores, tps, num_gts, score_thr):
     return row, (recalls, precisions)
 
 
-def plot_pr_curves(curves, path):
+def plot_pr_curves(curves: Dict[str, tuple], path: str) -> None:
     """Save one precision-recall curve per class, AP in the legend, as a PNG."""
     import matplotlib
     matplotlib.use('Agg')
@@ -83,19 +86,49 @@ class DetectionReport(BaseMetric):
         iou_thr (float): IoU for a match. Defaults to 0.5.
         out_dir (str, optional): Where to write the files; nothing is written when None.
             Defaults to None.
-        collect_device (str): Defaults to 'cpu'.
-        prefix (str): Defaults to 'report'.
+        collect_device (str): Device to collect the results on in distributed evaluation.
+            Defaults to 'cpu'.
+        prefix (str, optional): Prefix of the metric names. Defaults to None (``'report'``).
+
+    Example:
+        >>> import torch
+        >>> import mmcell  # registers the metric in mmdet's METRICS
+        >>> from mmcell.evaluation.detection_report import class_report, match_class
+        >>> from mmdet.registry import METRICS
+        >>> metric = METRICS.build(dict(type='DetectionReport', score_thr=0.5))
+        >>> metric.dataset_meta = dict(classes=('RBC', 'WBC'))
+        >>> boxes = torch.tensor([[10., 10., 50., 50.], [60., 60., 90., 90.]])
+        >>> sample = dict(  # a DetDataSample as a dict: the RBC is found, the WBC missed
+        ...     gt_instances=dict(bboxes=boxes, labels=torch.tensor([0, 1])),
+        ...     ignored_instances=dict(bboxes=torch.zeros(0, 4), labels=torch.zeros(0).long()),
+        ...     pred_instances=dict(bboxes=torch.tensor([[12., 10., 50., 48.], [0., 0., 20., 20.]]),
+        ...                         scores=torch.tensor([0.9, 0.6]), labels=torch.tensor([0, 1])))
+        >>> metric.process(None, [sample])
+        >>> for label, name in enumerate(metric.dataset_meta['classes']):
+        ...     row, _ = class_report(*match_class(metric.results, label, 0.5), 0.5)
+        ...     print(name, {key: row[key] for key in ('recall', 'precision', 'ap', 'gts')})
+        RBC {'recall': 100.0, 'precision': 100.0, 'ap': 100.0, 'gts': 1}
+        WBC {'recall': 0.0, 'precision': 0.0, 'ap': 0.0, 'gts': 1}
+        >>> # evaluate() logs the table (these rows and the overall one) first, then returns:
+        >>> metric.evaluate(size=1)  # doctest: +SKIP
+        {'report/mAP': 50.0, 'report/recall': 50.0, 'report/precision': 50.0,
+         'report/f1-score': 50.0}
     """
     default_prefix = 'report'
 
-    def __init__(self, score_thr=0.5, iou_thr=0.5, out_dir=None, collect_device='cpu',
-                 prefix=None):
+    def __init__(self,
+                 score_thr: float = 0.5,
+                 iou_thr: float = 0.5,
+                 out_dir: Optional[str] = None,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.score_thr = score_thr
         self.iou_thr = iou_thr
         self.out_dir = out_dir
 
-    def process(self, data_batch, data_samples):
+    def process(self, data_batch: Any, data_samples: Sequence[dict]) -> None:
+        """Keep each sample's ground truth and its detections, split by class."""
         for sample in data_samples:
             gt, ignored, pred = (sample['gt_instances'], sample['ignored_instances'],
                                  sample['pred_instances'])
@@ -108,7 +141,8 @@ class DetectionReport(BaseMetric):
             self.results.append(
                 (ann, [boxes[labels == k] for k in range(len(self.dataset_meta['classes']))]))
 
-    def compute_metrics(self, results):
+    def compute_metrics(self, results: list) -> Dict[str, float]:
+        """Log the table, write the files if ``out_dir`` is set, return the overall row."""
         classes = self.dataset_meta['classes']
         rows, curves, totals = [], {}, dict(tp=0, dets=0, gts=0)
         for label, name in enumerate(classes):
@@ -133,7 +167,8 @@ class DetectionReport(BaseMetric):
         return {'mAP': overall['ap'], 'recall': overall['recall'],
                 'precision': overall['precision'], 'f1-score': overall['f1-score']}
 
-    def save(self, rows, curves):
+    def save(self, rows: List[dict], curves: Dict[str, tuple]) -> None:
+        """Write the report (CSV, JSON) and the PR curves (PNG) to ``out_dir``."""
         os.makedirs(self.out_dir, exist_ok=True)
         with open(osp.join(self.out_dir, 'detection_report.csv'), 'w', newline='') as f:
             writer = csv.writer(f)
@@ -147,7 +182,7 @@ class DetectionReport(BaseMetric):
         print_log(f'detection report and PR curves written to {self.out_dir}', logger='current')
 
 
-def format_rows(rows):
+def format_rows(rows: List[dict]) -> str:
     """The rows as a fixed-width text table."""
     width = max(len(r['name']) for r in rows) + 2
     lines = [' ' * width + ''.join(f'{c:>11}' for c in COLUMNS)]

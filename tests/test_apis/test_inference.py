@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from mmcell.apis import classify, count_cells, crop_cell, detect, init_classifier, init_detector
-from mmcell.datasets import SMEAR_CLASSES
-from mmcell.utils import UnsafeCheckpointError
+from mmcell.synthetic import SMEAR_CLASSES
+from mmcell.compat import UnsafeCheckpointError
 
 from ..conftest import PBC_CLASSES, run_tool
 
@@ -60,9 +60,11 @@ def test_count_cells_classifies_each_cell_of_the_white_class(detector, classifie
                          score_thr=0.0)
     counts, cells = result['counts'], result['cells']
     assert list(counts)[:3] == list(SMEAR_CLASSES)
-    assert list(counts)[3:] == [f'{white}:{c}' for c in PBC_CLASSES]
+    assert list(counts)[3:] == [f'{white}:{c}' for c in (*PBC_CLASSES, 'unidentified')]
     assert sum(counts[c] for c in SMEAR_CLASSES) == len(cells) == 6
     assert sum(counts[f'{white}:{c}'] for c in PBC_CLASSES) == counts[white] >= 1
+    assert counts[f'{white}:unidentified'] == 0  # no trust state: every cell gets a class
+    assert result['differential'].identified == counts[white]
     for cell in cells:
         assert ('cell_class' in cell) == (cell['label'] == white)
         if cell['label'] == white:

@@ -58,6 +58,7 @@ def test_resume_finds_the_newest_checkpoint_if_the_record_is_broken(tmp_path, re
     assert latest_checkpoint(tmp_path) == str(tmp_path / 'iter_2.pth')  # a good record rules
 
 
+@pytest.mark.kill_resume
 def test_train_resume_with_an_emptied_record_continues_from_the_newest(tmp_path, cell_crops):
     config = tmp_path / 'tiny.py'
     config.write_text(tiny_classifier_config(cell_crops))
@@ -84,6 +85,7 @@ def losses(work_dir):
     return found
 
 
+@pytest.mark.kill_resume
 def test_sigkill_mid_epoch_then_resume_matches_an_uninterrupted_run(tmp_path, cell_crops):
     # 20 images, batch 4: 5 iterations per epoch, 3 epochs, a checkpoint after each epoch.
     config = tmp_path / 'tiny.py'

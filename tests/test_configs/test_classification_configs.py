@@ -2,16 +2,18 @@
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
-from mmpretrain.registry import DATASETS, MODELS
+from mmengine.registry import DefaultScope
+from mmpretrain.registry import DATASETS
+
+from mmcell.apis import build_model
 
 from ..conftest import DATA, ROOT
 
 MUNICH_CONFIGS = {
     # config: (head type, backbone out_type, has the contrastive loss)
-    'cellvit_munich.py': ('SparseAttentionHead', 'sparse_attention', True),
-    'cellvit_munich_cls-head.py': ('LinearClsHead', 'cls_token', False),
-    'cellvit_munich_no-contrastive.py': ('SparseAttentionHead', 'sparse_attention', False),
+    'cellvit/cellvit_munich.py': ('SparseAttentionHead', 'sparse_attention', True),
+    'cellvit/cellvit_munich_cls-head.py': ('LinearClsHead', 'cls_token', False),
+    'cellvit/cellvit_munich_no-contrastive.py': ('SparseAttentionHead', 'sparse_attention', False),
     'baselines/vit-b16_munich.py': ('LinearClsHead', 'cls_token', False),
     'baselines/vit-b16_munich_contrastive.py': ('ContrastiveLinearClsHead', 'cls_token', True),
 }
@@ -26,9 +28,9 @@ BASELINES = {
 
 
 def training_step(cfg, data_root, num=2):
-    init_default_scope(cfg.default_scope)
-    model = MODELS.build(cfg.model)
-    dataset = DATASETS.build(dict(cfg.train_dataloader.dataset, data_root=str(data_root)))
+    model = build_model(cfg, init_weights=False).train()
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        dataset = DATASETS.build(dict(cfg.train_dataloader.dataset, data_root=str(data_root)))
     batch = [dataset[i] for i in range(num)]
     data = model.data_preprocessor(
         {k: [b[k] for b in batch] for k in ('inputs', 'data_samples')}, True)
@@ -40,7 +42,7 @@ def training_step(cfg, data_root, num=2):
 
 
 def test_cellvit_pbc_quick_on_synthetic_crops(synthetic_data):
-    cfg = Config.fromfile(str(ROOT / 'configs' / 'cellvit_pbc_quick.py'))
+    cfg = Config.fromfile(str(ROOT / 'configs' / 'cellvit' / 'cellvit_pbc_quick.py'))
     assert cfg.train_cfg.max_epochs == cfg.param_scheduler.T_max == 8
     model, batch, losses = training_step(cfg, synthetic_data / 'pbc', num=4)
     assert model.backbone.out_type == 'sparse_attention'
@@ -85,7 +87,7 @@ def test_munich_configs(name, munich_aml):
 
 
 @pytest.mark.skipif(not (DATA / 'pbc').is_dir(), reason='no PBC data')
-@pytest.mark.parametrize('name, backbone', [('cellvit_pbc.py', 'ConvTokenViT'),
+@pytest.mark.parametrize('name, backbone', [('cellvit/cellvit_pbc.py', 'ConvTokenViT'),
                                             ('baselines/resnet50_pbc.py', 'ResNet'),
                                             ('baselines/swin-t_pbc.py', 'SwinTransformer')])
 def test_pbc_configs_share_data_and_schedule(name, backbone):

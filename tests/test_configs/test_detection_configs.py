@@ -4,14 +4,16 @@ import os
 import pytest
 import torch
 import torch.nn as nn
-from mmdet.registry import DATASETS, MODELS
+from mmdet.registry import DATASETS
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+
+from mmcell.apis import build_model
 
 from ..conftest import DATA, ROOT
 
 CSA, CA = 'ChannelSpatialAttentionUnit', 'ChannelAttentionUnit'
-EXPECTED = {  # detector, backbone depth, attention unit, neck, RoI layer
+EXPECTED = {  # configs/cs_arfpn/<name>: detector, backbone depth, attention unit, neck, RoI layer
     'faster_rcnn_r50_fpn_bccd.py': ('FasterRCNN', 50, None, 'FPN', 'RoIAlign'),
     'c_arfpn_r50_bccd.py': ('FasterRCNN', 50, CA, 'AttentionFPN', 'RoIAlign'),
     'cs_arfpn_r50_bccd.py': ('FasterRCNN', 50, CSA, 'AttentionFPN', 'RoIAlign'),
@@ -32,7 +34,7 @@ needs_bccd = pytest.mark.skipif(not (DATA / 'bccd' / 'BCCD').is_dir(),
 
 def load(name):
     os.environ.setdefault('MMCELL_DATA', str(DATA))
-    cfg = Config.fromfile(str(ROOT / 'configs' / name))
+    cfg = Config.fromfile(str(ROOT / 'configs' / 'cs_arfpn' / name))
     init_default_scope(cfg.default_scope)
     return cfg
 
@@ -45,7 +47,7 @@ def test_config_builds_and_takes_a_training_step_on_bccd(name):
     assert cfg.optim_wrapper.optimizer.momentum == 0.9
     assert cfg.optim_wrapper.optimizer.weight_decay == 1e-4
     assert cfg.param_scheduler[-1].type == 'MultiStepLR'  # step schedule
-    model = MODELS.build(cfg.model)
+    model = build_model(cfg, init_weights=False)
     detector, depth, unit, neck, roi_layer = EXPECTED[name]
     assert type(model).__name__ == detector and model.backbone.depth == depth
     assert type(model.backbone).__name__ == ('CSARUResNet' if unit else 'ResNet')
@@ -84,10 +86,10 @@ def test_config_builds_and_takes_a_training_step_on_bccd(name):
 
 def test_quick_config_trains_a_step_on_synthetic_smears(synthetic_data, monkeypatch):
     monkeypatch.setenv('MMCELL_DATA', str(synthetic_data))
-    cfg = Config.fromfile(str(ROOT / 'configs' / 'cs_arfpn_r50_bccd_quick.py'))
+    cfg = Config.fromfile(str(ROOT / 'configs' / 'cs_arfpn' / 'cs_arfpn_r50_bccd_quick.py'))
     init_default_scope(cfg.default_scope)
     assert cfg.train_cfg.max_epochs == 6 and cfg.train_dataloader.batch_size == 4
-    model = MODELS.build(cfg.model)
+    model = build_model(cfg, init_weights=False)
     assert type(model.backbone).__name__ == 'CSARUResNet'
     dataset = DATASETS.build(cfg.train_dataloader.dataset)
     assert len(dataset) == 4  # the synthetic train split

@@ -72,7 +72,7 @@ def test_bad_split_arguments(kwargs, message):
 @pytest.mark.skipif(not PBC.is_dir(), reason=f'no PBC data at {PBC}')
 def test_tool_files_match_the_datasets_own_split(tmp_path):
     config = tmp_path / 'pbc.py'
-    config.write_text(f"_base_ = '{ROOT / 'configs' / 'cellvit_pbc.py'}'\n"
+    config.write_text(f"_base_ = '{ROOT / 'configs' / 'cellvit' / 'cellvit_pbc.py'}'\n"
                       f"train_dataloader = dict(dataset=dict(data_root='{PBC}'))\n")
     run_tool('tools/dataset_converters/make_splits.py', config, '--folds', '5', '--out',
              tmp_path / 'splits')

@@ -67,7 +67,7 @@ def test_class_balanced_config_repeats_rare_classes(tmp_path):
         for n in range(count):
             folder = root / 'AML-Cytomorphology' / code
             Image.new('RGBA', (8, 8)).save(folder / f'{code}_{n:04d}.tiff')
-    cfg = Config.fromfile(str(ROOT / 'configs' / 'cellvit_munich_balanced.py'))
+    cfg = Config.fromfile(str(ROOT / 'configs' / 'cellvit' / 'cellvit_munich_balanced.py'))
     init_default_scope('mmpretrain')
     dataset_cfg = cfg.train_dataloader.dataset
     dataset_cfg.dataset.update(data_root=str(root), classes=['NGS', 'BAS'], split=None)

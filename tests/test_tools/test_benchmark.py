@@ -1,6 +1,11 @@
 """tools/analysis_tools/benchmark.py in its quick mode: a complete table, not timings."""
 import csv
 
+import pytest
+
+from mmcell.benchmark.models import build
+from mmcell.benchmark.worker import PeakMemory
+
 from ..conftest import load_tool, run_tool
 
 MODELS = ['cellvit', 'cellvit-cls-head', 'hf-cvt-13', 'deit-s', 'swin-t', 'vit-b16', 'resnet50',
@@ -12,6 +17,7 @@ def read(path):
         return list(csv.DictReader(f))
 
 
+@pytest.mark.benchmark
 def test_quick_benchmark_writes_a_complete_table(tmp_path):
     # bf16 forced on: this CPU may emulate it (slow, but one image per figure here).
     proc = run_tool('tools/analysis_tools/benchmark.py', '--quick', '--scaling', '--bf16', 'on',
@@ -37,6 +43,7 @@ def test_quick_benchmark_writes_a_complete_table(tmp_path):
     assert 'Goals:' in proc.stdout and 'ConvTokenViT-13 (CLS head) over HF CvT-13' in proc.stdout
 
 
+@pytest.mark.benchmark
 def test_bf16_off_is_said_once_under_the_table(tmp_path):
     proc = run_tool('tools/analysis_tools/benchmark.py', '--quick', '--models', 'resnet50',
                     '--bf16', 'off', '--out-dir', tmp_path)
@@ -54,7 +61,6 @@ def test_both_detectors_pool_the_same_proposals(monkeypatch):
     # benchmark hands both RoI heads one fixed set of boxes, as many as the RPN proposed.
     import torch
     from mmdet.models.roi_heads import StandardRoIHead
-    benchmark = load_tool('tools/analysis_tools/benchmark.py')
     pooled, predict = [], StandardRoIHead.predict
 
     def record(self, x, rpn_results_list, *args, **kwargs):
@@ -62,7 +68,7 @@ def test_both_detectors_pool_the_same_proposals(monkeypatch):
         return predict(self, x, rpn_results_list, *args, **kwargs)
     monkeypatch.setattr(StandardRoIHead, 'predict', record)
     for name in ('cs-arfpn-r50', 'faster-rcnn-r50-fpn'):
-        model, forward, _ = benchmark.build(name)
+        model, forward, _ = build(name)
         with torch.no_grad():
             forward(torch.randn(1, 3, 240, 320))
     (boxes, scores), (plain_boxes, plain_scores) = pooled
@@ -91,9 +97,28 @@ def test_a_scaling_point_out_of_memory_is_a_cell_not_a_lost_table(monkeypatch, c
 
 def test_peak_memory_is_what_the_block_allocates_each_time():
     import torch
-    PeakMemory = load_tool('tools/analysis_tools/benchmark.py').PeakMemory
     for _ in range(2):  # the second measurement starts after the first one's memory was freed
         with PeakMemory() as memory:
             kept = [torch.ones(2**18) for _ in range(64)]  # 64 MiB
         del kept
         assert 60 < memory.mib < 120, memory.mib
+
+
+def test_the_full_maps_model_is_cellvit_keeping_every_attention_map():
+    # TransFG's bookkeeping for --scaling: the attention layers' full mode, selected by config.
+    import torch
+
+    from mmcell.models.layers import ConvProjectionAttention
+    model, forward, _ = build('cellvit-full-maps')
+    plain, plain_forward, _ = build('cellvit')
+    plain.load_state_dict(model.state_dict())
+    layers = [m for m in model.modules() if isinstance(m, ConvProjectionAttention)]
+    assert len(layers) == 1 + 2 + 9  # CvT-13 less the last layer (the sparse head's part layer)
+    assert all(m.attention_maps == 'full' for m in layers)
+    x = torch.randn(1, 3, 112, 112)
+    with torch.no_grad():
+        torch.testing.assert_close(forward(x), plain_forward(x))
+    # Every layer's map is kept: stage 1 has 28x28 queries over 14x14 keys.
+    assert layers[0].attention_map.shape == (1, 1, 28 * 28, 14 * 14)
+    assert all(m.attention_map is not None for m in layers)
+    assert all(getattr(m, 'attention_map', None) is None for m in plain.modules())

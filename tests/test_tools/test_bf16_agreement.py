@@ -48,7 +48,7 @@ def test_reports_agreement_and_accuracy_of_both_precisions(tmp_path, cell_crops)
 
 
 def test_refuses_a_detection_config(tmp_path):
-    proc = run_tool(TOOL, 'configs/cs_arfpn_r50_bccd_quick.py', tmp_path / 'none.pth',
+    proc = run_tool(TOOL, 'configs/cs_arfpn/cs_arfpn_r50_bccd_quick.py', tmp_path / 'none.pth',
                     check=False)
     assert proc.returncode != 0
-    assert 'configs/cs_arfpn_r50_bccd_quick.py is a mmdet config' in proc.stderr
+    assert 'configs/cs_arfpn/cs_arfpn_r50_bccd_quick.py is a mmdet config' in proc.stderr

@@ -3,9 +3,12 @@ import csv
 import os
 import re
 
+import pytest
+
 from ..conftest import load_tool, run_tool
 
 
+@pytest.mark.demo
 def test_demo_runs_every_step_on_synthetic_data(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != 'MMCELL_DATA'}  # no real data
     work, data = tmp_path / 'demo', tmp_path / 'data'

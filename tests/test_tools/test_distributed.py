@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from mmcell.utils import load_local_checkpoint
+from mmcell.compat import load_local_checkpoint
 
 from ..conftest import ROOT, run_tool, save_random_checkpoint
 from .tiny_config import tiny_classifier_config, tiny_detector_config
@@ -81,6 +81,7 @@ def train(config, work_dir, processes, batch, *options):
     return weights((work_dir / 'last_checkpoint').read_text().strip())
 
 
+@pytest.mark.distributed
 def test_dist_scripts_train_and_test_a_classifier_in_two_processes(tmp_path, cell_crops):
     config = tmp_path / 'tiny_cls.py'
     config.write_text(tiny_classifier_config(cell_crops))
@@ -98,6 +99,7 @@ def test_dist_scripts_train_and_test_a_classifier_in_two_processes(tmp_path, cel
     assert accuracy(log) == accuracy(single.stdout)
 
 
+@pytest.mark.distributed
 def test_slurm_tasks_train_on_cpu(tmp_path, cell_crops):
     """Two tasks as srun starts them (SLURM_PROCID, SLURM_NTASKS) with --launcher slurm."""
     config = tmp_path / 'tiny_cls.py'
@@ -126,6 +128,7 @@ def cellvit_config(tmp_path, cell_crops):
     return config, weights(start)
 
 
+@pytest.mark.distributed
 def test_two_processes_train_cellvit_as_one(tmp_path, cellvit_config):
     """Batch 4 in one process, 2 + 2 in two with ``sync_bn='torch'``: the same weights after 4
     steps (float sums in another order: within 1e-5 of the distance trained)."""
@@ -145,6 +148,7 @@ def test_two_processes_train_cellvit_as_one(tmp_path, cellvit_config):
         assert gap > 1e-3, option
 
 
+@pytest.mark.distributed
 def test_two_processes_train_cs_arfpn_within_tolerance(tmp_path, tiny_coco):
     """Batch 2 in one process, 1 + 1 in two with ``sync_bn='torch'``. Not equal: mmdet's RPN
     and R-CNN losses average over each process's anchors and proposals, and DDP then averages

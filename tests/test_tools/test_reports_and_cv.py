@@ -54,6 +54,7 @@ def read_csv(path):
         return list(csv.reader(f))
 
 
+@pytest.mark.trains
 def test_test_tool_writes_the_report(tmp_path, munich_config):
     work_dir = tmp_path / 'run'
     run_tool('tools/train.py', munich_config, '--work-dir', work_dir)
@@ -71,6 +72,7 @@ def test_test_tool_writes_the_report(tmp_path, munich_config):
     assert 500 < width < 900 and 400 < height < 750  # 6x5 inches at 120 dpi, trimmed
 
 
+@pytest.mark.trains
 def test_cross_validation_runs_every_fold_and_summarises(tmp_path, munich_config):
     work_dir = tmp_path / 'cv'
     proc = run_tool('tools/cross_validate.py', munich_config, '--folds', '2', '--work-dir',

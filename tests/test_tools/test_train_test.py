@@ -6,9 +6,9 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mmcell.utils import load_local_checkpoint
+from mmcell.compat import load_local_checkpoint
 
-from ..conftest import ROOT, load_tool, run_tool
+from ..conftest import load_tool, run_tool
 from .tiny_config import tiny_classifier_config
 
 
@@ -23,6 +23,7 @@ def state(path):
     return load_local_checkpoint(str(path), map_location='cpu')
 
 
+@pytest.mark.trains
 def test_train_writes_checkpoints_and_resume_continues_exactly(tmp_path, tiny_config):
     straight, split = tmp_path / 'straight', tmp_path / 'split'
     run_tool('tools/train.py', tiny_config, '--work-dir', straight)
@@ -44,6 +45,7 @@ def test_train_writes_checkpoints_and_resume_continues_exactly(tmp_path, tiny_co
                                    value['momentum_buffer'])
 
 
+@pytest.mark.trains
 def test_resume_restores_iteration_and_optimizer_state(tmp_path, tiny_config):
     work_dir = tmp_path / 'run'
     run_tool('tools/train.py', tiny_config, '--work-dir', work_dir, '--cfg-options',
@@ -63,6 +65,7 @@ def test_resume_restores_iteration_and_optimizer_state(tmp_path, tiny_config):
                                    value['momentum_buffer'])
 
 
+@pytest.mark.trains
 def test_test_tool_reports_metrics_and_dumps_predictions(tmp_path, tiny_config):
     work_dir = tmp_path / 'run'
     run_tool('tools/train.py', tiny_config, '--work-dir', work_dir, '--cfg-options',
@@ -99,6 +102,7 @@ def test_amp_flag_picks_bf16_on_cpu_and_resume_flags(tiny_config, monkeypatch):
     assert cfg.work_dir == 'work_dirs/tiny_cls'
 
 
+@pytest.mark.trains
 def test_mmdet_scope_config_trains_tests_and_dumps(tmp_path, tiny_coco):
     from .tiny_config import tiny_detector_config
     cfg = tmp_path / 'tiny_det.py'
@@ -123,6 +127,7 @@ def test_mmdet_scope_config_trains_tests_and_dumps(tmp_path, tiny_coco):
     assert (report.parent / 'pr_curves.png').stat().st_size > 5000
 
 
+@pytest.mark.trains
 def test_mmpretrain_show_dir_paints_predictions(tmp_path, tiny_config):
     work_dir = tmp_path / 'run'
     run_tool('tools/train.py', tiny_config, '--work-dir', work_dir, '--cfg-options',

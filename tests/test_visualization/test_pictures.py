@@ -39,7 +39,7 @@ def test_sparse_attention_view(cell_classifier, cell, tmp_path):
 
 
 def test_sparse_attention_needs_the_sparse_head(tmp_path):
-    config = ROOT / 'configs' / 'cellvit_munich_cls-head.py'
+    config = ROOT / 'configs' / 'cellvit' / 'cellvit_munich_cls-head.py'
     checkpoint = save_random_checkpoint(config, tmp_path / 'cls.pth', [f'c{i}' for i in range(10)])
     with pytest.raises(TypeError, match='LinearClsHead, not a SparseAttentionHead'):
         sparse_attention(init_classifier(str(config), checkpoint), np.zeros((8, 8, 3), np.uint8))

@@ -12,7 +12,7 @@ pass is many times slower than fp32 (``benchmark.py``'s first line says what thi
 
 Example:
     MMCELL_DATA=../shared/data python tools/analysis_tools/bf16_agreement.py \\
-        configs/cellvit_pbc.py work_dirs/pbc/cellvit_pbc/epoch_25.pth
+        configs/cellvit/cellvit_pbc.py work_dirs/pbc/cellvit_pbc/epoch_25.pth
 """
 import argparse
 import json
@@ -20,13 +20,13 @@ import time
 from pathlib import Path
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
-from mmengine.utils import ProgressBar
-from mmpretrain.apis import get_model
 
-from mmcell.utils import config_scope
+from mmcell.apis import build_model
+from mmcell.compat import quiet_known_warnings
+from mmcell.utils import config_scope, load_config, track
 
 
 def forward_both(model, inputs):
@@ -46,8 +46,8 @@ def compare(model, dataloader):
     model.eval()
     labels, fp32, bf16, diff = [], [], [], 0.
     timed = dict(images=0, fp32=0., bf16=0.)
-    progress = ProgressBar(len(dataloader.dataset))
-    for i, batch in enumerate(dataloader):
+    for i, batch in enumerate(track(dataloader, description=f'{len(dataloader.dataset)} test '
+                                    'images in fp32 and bf16')):
         data = model.data_preprocessor(batch, False)
         logits32, logits16, t32, t16 = forward_both(model, data['inputs'])
         if i > 0:
@@ -58,8 +58,6 @@ def compare(model, dataloader):
         fp32 += logits32.argmax(1).tolist()
         bf16 += logits16.argmax(1).tolist()
         diff = max(diff, (logits32 - logits16).abs().max().item())
-        progress.update(len(logits32))
-    print()
     num = len(labels)
 
     def percent(pairs):
@@ -91,7 +89,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
+    quiet_known_warnings()
+    cfg = load_config(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     if config_scope(cfg) != 'mmpretrain':
@@ -101,8 +100,9 @@ def main(argv=None):
     loader_cfg = cfg.test_dataloader.copy()
     if args.batch_size:
         loader_cfg.batch_size = args.batch_size
-    # mmpretrain's get_model makes a top-level data_preprocessor the model's, as the Runner does.
-    model = get_model(cfg, pretrained=args.checkpoint)
+    # build_model makes a top-level data_preprocessor the model's, as the Runner does: without
+    # it the images would go in un-normalised and every prediction would be wrong.
+    model = build_model(cfg, args.checkpoint)
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         dataloader = Runner.build_dataloader(loader_cfg)
         result = compare(model, dataloader)

@@ -4,6 +4,9 @@ FLOPs are counted by mmengine's jit-based FlopAnalyzer, one multiply-add as one 
 mmpretrain and fvcore report them), with a handle for ``scaled_dot_product_attention`` (which
 mmengine does not count): Q @ K^T and attention @ V, 2 * B * heads * Nq * Nk * head_dims.
 
+The model is built as :func:`mmcell.apis.build_model` builds it, without initialising its
+weights (the counts do not depend on them, and a ``Pretrained`` init_cfg is not read).
+
 Examples:
     python tools/analysis_tools/get_flops.py configs/cellvit_munich.py --shape 224
     python tools/analysis_tools/get_flops.py configs/cs_arfpn_r50_bccd.py --shape 480 640
@@ -15,10 +18,9 @@ from mmdet.models.detectors import BaseDetector
 from mmdet.structures import DetDataSample
 from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.analysis.jit_handles import get_shape
-from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
-from mmcell.utils import config_scope
+from mmcell.apis import build_model
+from mmcell.compat import quiet_known_warnings
 
 
 def sdpa_flops(inputs, outputs):
@@ -73,11 +75,8 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
-    scope = config_scope(cfg)
-    init_default_scope(scope)
-    registry = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
-    model = registry.build(cfg.model)
+    quiet_known_warnings()
+    model = build_model(args.config, init_weights=False)
     h, w = (args.shape * 2)[:2]
     params, flops, by_module = complexity(model, (3, h, w))
     print(f'{args.config} at {h}x{w}:')

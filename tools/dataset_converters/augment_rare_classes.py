@@ -22,12 +22,12 @@ import os.path as osp
 
 import cv2
 import numpy as np
-from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from mmengine.utils import ProgressBar
 from mmpretrain.registry import DATASETS
 
 import mmcell  # noqa: F401 (registers the datasets)
+from mmcell.compat import quiet_known_warnings
+from mmcell.utils import load_config, track
 
 
 def augment(img, rng):
@@ -55,7 +55,8 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
+    quiet_known_warnings()
+    cfg = load_config(args.config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     dataset = DATASETS.build(dict(cfg.train_dataloader.dataset, pipeline=[]))
     classes = dataset.metainfo['classes']
@@ -72,22 +73,22 @@ def main():
     rng = np.random.default_rng(args.seed)
     todo = sum(max(0, targets[n] - len(v)) for n, v in by_class.items())
     print(f'{len(items)} training images; writing {todo} augmented images to {out_prefix}')
-    progress = ProgressBar(todo) if todo else None
     for name, members in by_class.items():
         for d in members:
             link = osp.join(out_prefix, d['relpath'])
             os.makedirs(osp.dirname(link), exist_ok=True)
             if not osp.lexists(link):
                 os.symlink(osp.abspath(d['img_path']), link)
-        for k in range(max(0, targets[name] - len(members))):
-            source = members[k % len(members)]
-            img = cv2.imread(source['img_path'], cv2.IMREAD_COLOR)
-            if img is None:
-                raise SystemExit(f'{source["img_path"]}: cannot be decoded as an image')
-            stem = osp.splitext(source['relpath'])[0]
-            cv2.imwrite(osp.join(out_prefix, f'{stem}_aug{k}.png'), augment(img, rng))
-            progress.update()
-    print('\nclass: training images before -> after')
+    jobs = [(name, members, k) for name, members in by_class.items()
+            for k in range(max(0, targets[name] - len(members)))]
+    for name, members, k in track(jobs, description=f'augmenting {todo} images'):
+        source = members[k % len(members)]
+        img = cv2.imread(source['img_path'], cv2.IMREAD_COLOR)
+        if img is None:
+            raise SystemExit(f'{source["img_path"]}: cannot be decoded as an image')
+        stem = osp.splitext(source['relpath'])[0]
+        cv2.imwrite(osp.join(out_prefix, f'{stem}_aug{k}.png'), augment(img, rng))
+    print('class: training images before -> after')
     for name, members in by_class.items():
         print(f'  {name}: {len(members)} -> {max(len(members), targets[name])}')
     print('train on it with:\n  --cfg-options '

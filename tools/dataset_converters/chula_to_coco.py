@@ -2,7 +2,7 @@
 
 Reads <root>/Dataset/<n>.jpg and <root>/Label/<n>.txt ("x y type" per red cell) and writes a
 COCO json with one box per labelled cell, estimated from the image
-(mmcell.datasets.chula_rbc12.estimate_cell_boxes: segmentation + seeded watershed), and the 13
+(mmcell.converters.chula_rbc12.estimate_cell_boxes: segmentation + seeded watershed), and the 13
 Chula types as categories. Images without a label file are listed and skipped. Ends with a check
 of the boxes: the share holding their labelled centre, box sizes, and the share that is mostly
 cell pixels.
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from mmengine.utils import ProgressBar
 
 from mmcell.datasets import check_image_file
-from mmcell.datasets.chula_rbc12 import (CHULA_CLASSES, cell_mask, estimate_cell_boxes,
+from mmcell.utils import track
+from mmcell.converters.chula_rbc12 import (CHULA_CLASSES, cell_mask, estimate_cell_boxes,
                                          read_chula_points)
 
 
@@ -41,9 +41,10 @@ def main():
     coco = dict(images=[], annotations=[],
                 categories=[dict(id=i, name=n) for i, n in enumerate(CHULA_CLASSES)])
     skipped = [p.name for p in images if p.stem not in labels]
-    progress = ProgressBar(len(images) - len(skipped))
+    labelled = [p for p in images if p.stem in labels]
     holds_centre, cell_share, sides = [], [], []  # a check that the boxes fit cells
-    for image_id, path in enumerate((p for p in images if p.stem in labels), 1):
+    for image_id, path in enumerate(track(labelled, description=f'boxes for {len(labelled)} '
+                                          'images'), 1):
         problem = check_image_file(path)
         img = None if problem else cv2.imread(str(path))
         if img is None:
@@ -61,7 +62,6 @@ def main():
                 id=len(coco['annotations']) + 1, image_id=image_id, category_id=int(cls),
                 bbox=[float(x1), float(y1), float(x2 - x1), float(y2 - y1)],
                 area=float((x2 - x1) * (y2 - y1)), iscrowd=0, point=[int(x), int(y)]))
-        progress.update()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(coco))

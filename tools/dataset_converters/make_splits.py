@@ -7,18 +7,19 @@ plus OUT/classes.txt and OUT/summary.json (images per class per file). Each line
 The split is the one the dataset's ``split=dict(...)`` argument makes with the same seed.
 
 Example:
-    python tools/dataset_converters/make_splits.py configs/cellvit_pbc.py --folds 5 \
+    python tools/dataset_converters/make_splits.py configs/cellvit/cellvit_pbc.py --folds 5 \
         --out work_dirs/splits/pbc
 """
 import argparse
 import json
 from pathlib import Path
 
-from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import DATASETS
 
+from mmcell.compat import quiet_known_warnings
 from mmcell.datasets import read_groups, split_indices
+from mmcell.utils import load_config
 
 
 def parse_args():
@@ -36,7 +37,8 @@ def parse_args():
 
 def main():
     args = parse_args()
-    cfg = Config.fromfile(args.config)
+    quiet_known_warnings()
+    cfg = load_config(args.config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     dataset_cfg = dict(cfg.train_dataloader.dataset, ann_file='', split=None, pipeline=[])
     dataset = DATASETS.build(dataset_cfg)

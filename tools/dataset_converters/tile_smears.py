@@ -19,10 +19,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from mmengine.utils import ProgressBar
 
-from mmcell.datasets.tiling import boxes_in_tile, tile_windows
 from mmcell.datasets.voc import voc_xml
+from mmcell.structures.tiling import boxes_in_tile, tile_windows
+from mmcell.utils import track
 
 
 def read_coco(path, img_dir):
@@ -86,8 +86,8 @@ def main():
         (out / 'ImageSets' / 'Main').mkdir(parents=True, exist_ok=True)
     coco = dict(images=[], annotations=[],
                 categories=[dict(id=i, name=n) for i, n in enumerate(classes)])
-    names, progress = [], ProgressBar(len(fields))
-    for field in fields:
+    names = []
+    for field in track(fields, description=f'tiling {len(fields)} fields'):
         img = cv2.imread(str(field['path']))
         if img is None:
             raise SystemExit(f'{field["path"]}: missing or not an image')
@@ -123,7 +123,6 @@ def main():
                     coco['annotations'].append(dict(
                         id=len(coco['annotations']) + 1, image_id=image_id, category_id=label,
                         bbox=[x1, y1, x2 - x1, y2 - y1], area=(x2 - x1) * (y2 - y1), iscrowd=0))
-        progress.update()
     if args.format == 'voc':
         (out / 'ImageSets' / 'Main' / 'all.txt').write_text('\n'.join(names) + '\n')
     else:

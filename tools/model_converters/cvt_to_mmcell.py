@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from mmcell.utils import load_local_checkpoint
+from mmcell.compat import load_local_checkpoint
 
 # (source pattern, target) per layout; \1 = stage, \2 = block, \3 = q/k/v, \4 = parameter name.
 _HF_RULES = [

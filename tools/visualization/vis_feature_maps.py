@@ -11,6 +11,8 @@ from pathlib import Path
 import mmcv
 
 from mmcell.apis import init_detector
+from mmcell.compat import quiet_known_warnings
+from mmcell.utils import load_config
 from mmcell.visualization import detector_feature_maps, draw_feature_maps
 
 
@@ -27,7 +29,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    detector = init_detector(args.config, args.checkpoint, device=args.device)
+    quiet_known_warnings()
+    detector = init_detector(load_config(args.config), args.checkpoint, device=args.device)
     for path in args.images:
         img = mmcv.imread(path)
         if img is None:

@@ -4,7 +4,7 @@ For each image: the token picked per attention head, the SE-weighted CLS attenti
 tokens by, and the layers' SE weights, saved as ``<out-dir>/<image name>_attention.png``.
 
 Example:
-    python tools/visualization/vis_sparse_attention.py configs/cellvit_pbc.py epoch_25.pth \
+    python tools/visualization/vis_sparse_attention.py configs/cellvit/cellvit_pbc.py epoch_25.pth \
         cells/*.jpg --out-dir work_dirs/vis
 """
 import argparse
@@ -13,6 +13,8 @@ from pathlib import Path
 import mmcv
 
 from mmcell.apis import init_classifier
+from mmcell.compat import quiet_known_warnings
+from mmcell.utils import load_config
 from mmcell.visualization import draw_sparse_attention, sparse_attention
 
 
@@ -28,7 +30,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    classifier = init_classifier(args.config, args.checkpoint, device=args.device)
+    quiet_known_warnings()
+    classifier = init_classifier(load_config(args.config), args.checkpoint, device=args.device)
     for path in args.images:
         img = mmcv.imread(path)
         if img is None:

@@ -1,4 +1,4 @@
-from typing import NamedTuple, Tuple
+from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -29,7 +29,7 @@ class SparseAttentionInputs(NamedTuple):
     key_grid: Tuple[int, int]
 
 
-def _per_stage(value, name, num_stages):
+def _per_stage(value, name: str, num_stages: int) -> list:
     values = list(value) if isinstance(value, (list, tuple)) else [value] * num_stages
     if len(values) != num_stages:
         raise ValueError(f'{name} needs one value per stage ({num_stages}), got {value}')
@@ -76,8 +76,40 @@ class ConvTokenViT(BaseModule):
         img_size (int): Input size the position embeddings are made for (resized for other
             sizes). Defaults to 224.
         final_norm (bool): LayerNorm on the last stage's output. Defaults to True.
+        attention_maps (str): ``'cls_row'`` (fused attention; only CLS rows are formed, for
+            ``sparse_attention``) or ``'full'`` (every attention layer forms its full
+            probability map and keeps it in its ``attention_map``, as TransFG does; see
+            :class:`~mmcell.models.layers.ConvProjectionAttention`). Defaults to
+            ``'cls_row'``.
         init_cfg (dict | list[dict], optional): Initialization config. Defaults to truncated
             normal (std 0.02) for Linear layers and ones/zeros for LayerNorm.
+
+    Example:
+        >>> import torch
+        >>> import mmcell  # registers ConvTokenViT in mmpretrain's MODELS
+        >>> from mmpretrain.registry import MODELS
+        >>> MODELS.build(dict(type='ConvTokenViT', arch='cvt-13')).embed_dims
+        384
+        >>> # A small custom arch: two stages, 64x64 inputs give 16x16, then 8x8 tokens.
+        >>> arch = dict(embed_dims=[16, 32], num_heads=[1, 2], depths=[1, 2],
+        ...             patch_sizes=[7, 3], strides=[4, 2], paddings=[2, 1])
+        >>> x = torch.rand(1, 3, 64, 64)
+        >>> model = MODELS.build(dict(type='ConvTokenViT', arch=arch)).eval()
+        >>> model(x)[0].shape  # the final CLS token
+        torch.Size([1, 32])
+        >>> model = MODELS.build(dict(type='ConvTokenViT', arch=arch, out_type='featmap',
+        ...                           out_indices=(0, 1))).eval()
+        >>> for i, out in enumerate(model(x)):
+        ...     print(f'outputs[{i}].shape = {out.shape}')
+        outputs[0].shape = torch.Size([1, 16, 16, 16])
+        outputs[1].shape = torch.Size([1, 32, 8, 8])
+        >>> # For SparseAttentionHead: tokens before the last layer and the CLS attention rows
+        >>> # (B, L-1, heads, 1 + keys) of the layers before it; k/v stride 2 gives 4x4 keys.
+        >>> model = MODELS.build(dict(type='ConvTokenViT', arch=arch,
+        ...                           out_type='sparse_attention')).eval()
+        >>> out = model(x)[0]
+        >>> out.tokens.shape, out.cls_attention.shape, out.grid, out.key_grid
+        (torch.Size([1, 65, 32]), torch.Size([1, 1, 2, 17]), (8, 8), (4, 4))
     """
 
     arch_zoo = {
@@ -95,28 +127,29 @@ class ConvTokenViT(BaseModule):
     OUT_TYPES = ('cls_token', 'featmap', 'avg_featmap', 'sparse_attention')
 
     def __init__(self,
-                 arch='cvt-13',
-                 in_channels=3,
-                 out_type='cls_token',
-                 out_indices=-1,
-                 mlp_ratio=4.,
-                 qkv_bias=True,
-                 stride_kv=2,
-                 kernel_size=3,
-                 scale_by='embed_dims',
-                 norm_position='pre',
-                 act_cfg=dict(type='GELU'),
-                 norm_cfg=dict(type='LN', eps=1e-5),
-                 drop_rate=0.,
-                 attn_drop_rate=0.,
-                 drop_path_rate=0.1,
-                 use_pos_embed=False,
-                 img_size=224,
-                 final_norm=True,
-                 init_cfg=[
+                 arch: Union[str, dict] = 'cvt-13',
+                 in_channels: int = 3,
+                 out_type: str = 'cls_token',
+                 out_indices: Union[Sequence[int], int] = -1,
+                 mlp_ratio: float = 4.,
+                 qkv_bias: bool = True,
+                 stride_kv: int = 2,
+                 kernel_size: int = 3,
+                 scale_by: str = 'embed_dims',
+                 norm_position: str = 'pre',
+                 act_cfg: dict = dict(type='GELU'),
+                 norm_cfg: dict = dict(type='LN', eps=1e-5),
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: float = 0.1,
+                 use_pos_embed: bool = False,
+                 img_size: int = 224,
+                 final_norm: bool = True,
+                 attention_maps: str = 'cls_row',
+                 init_cfg: Optional[Union[dict, List[dict]]] = [
                      dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),
                      dict(type='Constant', layer='LayerNorm', val=1., bias=0.),
-                 ]):
+                 ]) -> None:
         super().__init__(init_cfg)
         self.arch_settings = self._arch_settings(arch)
         num_stages = len(self.arch_settings['depths'])
@@ -154,7 +187,8 @@ class ConvTokenViT(BaseModule):
                     dims, self.arch_settings['num_heads'][i], mlp_ratio, norm_position, act_cfg,
                     norm_cfg, drop_rate, attn_drop_rate, rates[first + j],
                     attn_cfg=dict(qkv_bias=qkv_bias, kernel_size=kernel_size,
-                                  stride_kv=stride_kv, scale_by=scale_by))
+                                  stride_kv=stride_kv, scale_by=scale_by,
+                                  attention_maps=attention_maps))
                 for j in range(depth)))
             channels = dims
         self.embed_dims = channels
@@ -181,7 +215,7 @@ class ConvTokenViT(BaseModule):
                              f'stage(s) {bad} of {arch}')
         return dict(arch)
 
-    def init_weights(self):
+    def init_weights(self) -> None:
         super().init_weights()
         if not (isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained'):
             trunc_normal_(self.cls_token, std=.02)
@@ -194,7 +228,11 @@ class ConvTokenViT(BaseModule):
         return x + resize_pos_embed(pos_embed, (side, side), hw, mode='bicubic',
                                     num_extra_tokens=0)
 
-    def forward(self, x):
+    def forward(
+            self, x: torch.Tensor) -> Tuple[Union[torch.Tensor, SparseAttentionInputs], ...]:
+        """One output per stage in ``out_indices``: (B, C) for ``cls_token`` and
+        ``avg_featmap``, (B, C, H, W) for ``featmap``, a :class:`SparseAttentionInputs` for
+        ``sparse_attention``."""
         outs = []
         last = self.num_stages - 1
         for i, (embed, blocks) in enumerate(zip(self.embeds, self.stages)):

@@ -1,3 +1,5 @@
+from typing import Sequence
+
 from mmdet.models.backbones import ResNet
 from mmdet.models.backbones.resnet import Bottleneck
 from mmdet.registry import MODELS
@@ -33,10 +35,35 @@ class CSARUResNet(ResNet):
             (sigmoid(3) = 0.95). Defaults to 3.0.
         **kwargs: Other arguments of mmdet's ResNet (``out_indices``, ``frozen_stages``,
             ``norm_eval``, ``init_cfg``, extra ``plugins``, ...).
+
+    Example:
+        >>> import torch
+        >>> import mmcell  # registers CSARUResNet and the units in mmdet's MODELS
+        >>> from mmdet.registry import MODELS
+        >>> from mmengine.registry import DefaultScope
+        >>> # mmdet's scope: the units are mmcv plugins, looked up through the default scope.
+        >>> with DefaultScope.overwrite_default_scope('mmdet'):
+        ...     model = MODELS.build(dict(type='CSARUResNet', depth=50, base_channels=8,
+        ...                               out_indices=(0, 1, 2, 3)))
+        >>> _ = model.eval()
+        >>> type(model.layer1[0].cs_aru).__name__
+        'ChannelSpatialAttentionUnit'
+        >>> outputs = model(torch.rand(1, 3, 64, 64))
+        >>> for i, out in enumerate(outputs):
+        ...     print(f'outputs[{i}].shape = {out.shape}')
+        outputs[0].shape = torch.Size([1, 32, 16, 16])
+        outputs[1].shape = torch.Size([1, 64, 8, 8])
+        outputs[2].shape = torch.Size([1, 128, 4, 4])
+        outputs[3].shape = torch.Size([1, 256, 2, 2])
     """
 
-    def __init__(self, depth=50, attention='channel_spatial',
-                 attention_stages=(True, True, True, True), ratio=16, gate_bias=3.0, **kwargs):
+    def __init__(self,
+                 depth: int = 50,
+                 attention: str = 'channel_spatial',
+                 attention_stages: Sequence[bool] = (True, True, True, True),
+                 ratio: int = 16,
+                 gate_bias: float = 3.0,
+                 **kwargs) -> None:
         if attention not in ATTENTION_UNITS:
             raise ValueError(f'attention must be one of {sorted(ATTENTION_UNITS)}, got '
                              f'{attention!r}')

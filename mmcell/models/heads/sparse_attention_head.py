@@ -1,10 +1,11 @@
-from typing import NamedTuple
+from typing import List, NamedTuple, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
 from mmpretrain.models.backbones.vision_transformer import TransformerEncoderLayer
 from mmpretrain.models.heads import ClsHead
 from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
 
 from ..backbones.conv_token_vit import SparseAttentionInputs
 
@@ -65,27 +66,50 @@ class SparseAttentionHead(ClsHead):
         drop_rate (float): Dropout in the part layer. Defaults to 0.
         loss (dict): Classification loss. Defaults to
             ``dict(type='CrossEntropyLoss', loss_weight=1.0)``.
-        contrastive_loss (dict, optional): Loss on the final CLS feature, e.g.
+        contrastive_loss (dict | nn.Module, optional): Loss on the final CLS feature, e.g.
             ``dict(type='ThresholdedContrastiveLoss', threshold=0.4)``. Defaults to None.
         init_cfg (dict | list[dict]): Defaults to truncated normal (std 0.02) for Linear layers.
         **kwargs: Other arguments of mmpretrain's ``ClsHead`` (``topk``, ``cal_acc``).
+
+    Example:
+        >>> import torch
+        >>> import mmcell  # registers the backbone and the head in mmpretrain's MODELS
+        >>> from mmpretrain.registry import MODELS
+        >>> from mmpretrain.structures import DataSample
+        >>> arch = dict(embed_dims=[16, 32], num_heads=[1, 2], depths=[1, 3],
+        ...             patch_sizes=[7, 3], strides=[4, 2], paddings=[2, 1])
+        >>> backbone = MODELS.build(dict(type='ConvTokenViT', arch=arch,
+        ...                              out_type='sparse_attention'))
+        >>> head = MODELS.build(dict(
+        ...     type='SparseAttentionHead', num_classes=3, in_channels=32, num_layers=2,
+        ...     num_heads=2, contrastive_loss=dict(type='ThresholdedContrastiveLoss')))
+        >>> feats = backbone(torch.rand(2, 3, 64, 64))
+        >>> head(feats).shape
+        torch.Size([2, 3])
+        >>> # One token per attention head, picked from the 8x8 grid by 4x4 strided keys.
+        >>> selection = head.select(feats[-1])
+        >>> selection.indices.shape, selection.attention.shape, selection.layer_weights.shape
+        (torch.Size([2, 2]), torch.Size([2, 2, 16]), torch.Size([2, 2]))
+        >>> sorted(head.loss(feats, [DataSample().set_gt_label(label) for label in (0, 2)]))
+        ['loss', 'loss_contrastive']
     """
 
     SQUEEZES = ('peak', 'mean')
 
     def __init__(self,
-                 num_classes,
-                 in_channels,
-                 num_layers,
-                 num_heads=6,
-                 squeeze='peak',
-                 se_ratio=0.5,
-                 mlp_ratio=4.,
-                 drop_rate=0.,
-                 loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
-                 contrastive_loss=None,
-                 init_cfg=dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),
-                 **kwargs):
+                 num_classes: int,
+                 in_channels: int,
+                 num_layers: int,
+                 num_heads: int = 6,
+                 squeeze: str = 'peak',
+                 se_ratio: float = 0.5,
+                 mlp_ratio: float = 4.,
+                 drop_rate: float = 0.,
+                 loss: dict = dict(type='CrossEntropyLoss', loss_weight=1.0),
+                 contrastive_loss: Optional[Union[dict, nn.Module]] = None,
+                 init_cfg: Optional[Union[dict, List[dict]]] = dict(
+                     type='TruncNormal', layer='Linear', std=.02, bias=0.),
+                 **kwargs) -> None:
         super().__init__(loss=loss, init_cfg=init_cfg, **kwargs)
         if squeeze not in self.SQUEEZES:
             raise ValueError(f'squeeze must be one of {self.SQUEEZES}, got {squeeze!r}')
@@ -108,7 +132,7 @@ class SparseAttentionHead(ClsHead):
             MODELS.build(contrastive_loss) if isinstance(contrastive_loss, dict) else
             contrastive_loss)
 
-    def _inputs(self, feats):
+    def _inputs(self, feats: Tuple[SparseAttentionInputs, ...]) -> SparseAttentionInputs:
         inputs = feats[-1]
         if not isinstance(inputs, SparseAttentionInputs):
             raise TypeError('SparseAttentionHead needs the tokens and attention of '
@@ -120,13 +144,13 @@ class SparseAttentionHead(ClsHead):
                              f'{inputs.cls_attention.size(1)} layers')
         return inputs
 
-    def layer_descriptors(self, cls_attention):
+    def layer_descriptors(self, cls_attention: torch.Tensor) -> torch.Tensor:
         """The squeeze: one number per layer, (B, L-1), from (B, L-1, heads, 1 + keys)."""
         if self.squeeze == 'mean':
             return cls_attention.mean(dim=(2, 3))
         return cls_attention[..., 1:].amax(dim=-1).mean(dim=-1)
 
-    def select(self, inputs):
+    def select(self, inputs: SparseAttentionInputs) -> TokenSelection:
         """Pick one token per head.
 
         Args:
@@ -146,7 +170,7 @@ class SparseAttentionHead(ClsHead):
         cols = (keys % wk * stride_w).clamp(max=w - 1)
         return TokenSelection(rows * w + cols, attention, weights)
 
-    def pre_logits(self, feats):
+    def pre_logits(self, feats: Tuple[SparseAttentionInputs, ...]) -> torch.Tensor:
         """The final CLS feature, (B, C)."""
         inputs = self._inputs(feats)
         selection = self.select(inputs)
@@ -158,10 +182,12 @@ class SparseAttentionHead(ClsHead):
         x = self.part_layer(torch.cat([cls, picked], dim=1))
         return self.part_norm(x)[:, 0]
 
-    def forward(self, feats):
+    def forward(self, feats: Tuple[SparseAttentionInputs, ...]) -> torch.Tensor:
+        """Class scores (B, num_classes) from the backbone's output."""
         return self.fc(self.pre_logits(feats))
 
-    def loss(self, feats, data_samples, **kwargs):
+    def loss(self, feats: Tuple[SparseAttentionInputs, ...], data_samples: List[DataSample],
+             **kwargs) -> dict:
         """Cross-entropy, accuracy if ``cal_acc``, and the contrastive loss if configured."""
         feature = self.pre_logits(feats)
         losses = self._get_loss(self.fc(feature), data_samples, **kwargs)

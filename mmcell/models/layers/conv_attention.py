@@ -55,8 +55,17 @@ class ConvProjectionAttention(BaseModule):
 
     The patch tokens are laid back on their grid and go through a depthwise conv + BN each for
     q, k and v (k/v with ``stride_kv``, which shrinks the key grid), then a linear projection.
-    A CLS token, if present, skips the convs. Attention runs in
-    ``F.scaled_dot_product_attention``.
+    A CLS token, if present, skips the convs.
+
+    With ``attention_maps='cls_row'`` (the default) attention runs in
+    ``F.scaled_dot_product_attention`` and the (N, N_kv) probability map is never formed: the
+    CLS row, when asked for, is computed alone (O(N_kv) per head). With ``'full'`` the layer
+    forms the whole (B, heads, N, N_kv) map, mixes the values with it and keeps it in
+    :attr:`attention_map` until the next forward, as TransFG keeps every layer's map for its
+    part selection; the CLS row is then read from it. The output and the CLS row are the same
+    either way (up to float rounding), but the kept maps cost O(layers * heads * N * N_kv)
+    memory: the full mode is there to measure that (``tools/analysis_tools/benchmark.py
+    --scaling``) and for methods that need whole maps (attention rollout, TransFG).
 
     Args:
         embed_dims (int): Token channels.
@@ -70,16 +79,45 @@ class ConvProjectionAttention(BaseModule):
             attention (the paper's Eq. 6). Defaults to ``'embed_dims'``.
         attn_drop (float): Dropout on attention probabilities. Defaults to 0.
         proj_drop (float): Dropout after the output projection. Defaults to 0.
+        attention_maps (str): ``'cls_row'``: fused attention, no map is formed or kept;
+            ``'full'``: form the full probability map and keep it in :attr:`attention_map`.
+            Defaults to ``'cls_row'``.
         init_cfg (dict, optional): Initialization config. Defaults to None.
+
+    Attributes:
+        attention_map (torch.Tensor | None): With ``attention_maps='full'``, the probabilities
+            (B, heads, N, N_kv) of the last forward (before attention dropout; part of the
+            autograd graph when gradients are on), keys in the order CLS first, then the key
+            grid row by row. None before the first forward and with ``'cls_row'``.
+
+    Example:
+        >>> import torch
+        >>> from mmcell.models.layers import ConvProjectionAttention
+        >>> attn = ConvProjectionAttention(32, num_heads=2, attention_maps='full').eval()
+        >>> x = torch.rand(1, 1 + 8 * 8, 32)  # CLS + an 8x8 token grid
+        >>> out, cls_row, key_grid = attn(x, (8, 8), num_extra_tokens=1,
+        ...                               return_cls_attention=True)
+        >>> out.shape, cls_row.shape, key_grid  # k/v stride 2: a 4x4 key grid + CLS
+        (torch.Size([1, 65, 32]), torch.Size([1, 2, 17]), (4, 4))
+        >>> attn.attention_map.shape
+        torch.Size([1, 2, 65, 17])
     """
 
+    ATTENTION_MAPS = ('cls_row', 'full')
+
     def __init__(self, embed_dims, num_heads, qkv_bias=True, kernel_size=3, stride_q=1,
-                 stride_kv=2, scale_by='embed_dims', attn_drop=0., proj_drop=0., init_cfg=None):
+                 stride_kv=2, scale_by='embed_dims', attn_drop=0., proj_drop=0.,
+                 attention_maps='cls_row', init_cfg=None):
         super().__init__(init_cfg)
         if embed_dims % num_heads:
             raise ValueError(f'embed_dims {embed_dims} is not divisible by num_heads {num_heads}')
         if scale_by not in ('embed_dims', 'head_dims'):
             raise ValueError(f"scale_by must be 'embed_dims' or 'head_dims', got {scale_by!r}")
+        if attention_maps not in self.ATTENTION_MAPS:
+            raise ValueError(f'attention_maps must be one of {self.ATTENTION_MAPS}, '
+                             f'got {attention_maps!r}')
+        self.attention_maps = attention_maps
+        self.attention_map = None
         self.num_heads = num_heads
         self.stride_kv = stride_kv
         self.stride_q = stride_q
@@ -113,8 +151,8 @@ class ConvProjectionAttention(BaseModule):
             hw (tuple[int, int]): Grid size of the patch tokens.
             num_extra_tokens (int): Leading non-grid tokens (the CLS token). Defaults to 0.
             return_cls_attention (bool): Also return the first token's attention
-                probabilities over the keys, computed alone (O(N), the full map is never
-                formed). Defaults to False.
+                probabilities over the keys (with ``attention_maps='cls_row'`` computed alone,
+                O(N_kv): the full map is never formed). Defaults to False.
 
         Returns:
             torch.Tensor | tuple: The output (B, N, C); with ``return_cls_attention``, also
@@ -125,6 +163,8 @@ class ConvProjectionAttention(BaseModule):
         q, _ = self._project(self.conv_q, self.q, patches, cls, hw)
         k, key_grid = self._project(self.conv_k, self.k, patches, cls, hw)
         v, _ = self._project(self.conv_v, self.v, patches, cls, hw)
+        if self.attention_maps == 'full':
+            return self._attend_with_full_map(q, k, v, key_grid, return_cls_attention)
         out = F.scaled_dot_product_attention(
             q, k, v, dropout_p=self.attn_drop if self.training else 0., scale=self.scale)
         out = self.proj_drop(self.proj(out.transpose(1, 2).flatten(2)))
@@ -132,6 +172,17 @@ class ConvProjectionAttention(BaseModule):
             return out
         cls_attention = (q[:, :, :1] @ k.transpose(-2, -1) * self.scale).softmax(dim=-1)
         return out, cls_attention.squeeze(2), key_grid
+
+    def _attend_with_full_map(self, q, k, v, key_grid, return_cls_attention):
+        """Attention through the full probability map, kept in :attr:`attention_map`."""
+        self.attention_map = None  # the last forward's map goes before this one is formed
+        attention = (q @ k.transpose(-2, -1) * self.scale).softmax(dim=-1)
+        self.attention_map = attention
+        mixing = attention
+        if self.training and self.attn_drop:
+            mixing = F.dropout(attention, self.attn_drop)
+        out = self.proj_drop(self.proj((mixing @ v).transpose(1, 2).flatten(2)))
+        return (out, attention[:, :, 0], key_grid) if return_cls_attention else out
 
 
 class ConvTransformerBlock(BaseModule):
@@ -151,7 +202,8 @@ class ConvTransformerBlock(BaseModule):
         attn_drop_rate (float): Dropout on attention probabilities. Defaults to 0.
         drop_path_rate (float): Stochastic depth of both branches. Defaults to 0.
         attn_cfg (dict): Other arguments of :class:`ConvProjectionAttention` (``qkv_bias``,
-            ``kernel_size``, ``stride_q``, ``stride_kv``, ``scale_by``). Defaults to ``{}``.
+            ``kernel_size``, ``stride_q``, ``stride_kv``, ``scale_by``, ``attention_maps``).
+            Defaults to ``{}``.
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """
 

@@ -1,0 +1,87 @@
+"""A classifier's trust state at inference: found beside its checkpoint, checked against the
+model, and putting the cells it cannot trust in ``unidentified``, counted once."""
+import shutil
+
+import pytest
+import torch
+
+from mmcell.apis import classify, count_cells, init_classifier, init_detector
+from mmcell.uncertainty import (ModelFingerprint, TrustState, collect_outputs,
+                                model_fingerprint, trust_state_path)
+
+from ..conftest import PBC_CLASSES, run_tool
+
+
+@pytest.fixture(scope='module')
+def trusted_classifier(cell_classifier, synthetic_data, tmp_path_factory):
+    """The random CellViT with a trust state fitted on the synthetic crops, beside a copy of
+    its checkpoint; returns (config, checkpoint, state)."""
+    config, checkpoint = cell_classifier
+    folder = tmp_path_factory.mktemp('trusted')
+    copy = str(folder / 'epoch_1.pth')
+    shutil.copy(checkpoint, copy)
+    classifier = init_classifier(config, copy)
+    assert classifier.trust_state is None  # nothing beside the checkpoint yet
+    crops = sorted(str(p) for p in (synthetic_data / 'pbc' / 'PBC_dataset_normal_DIB').rglob(
+        '*.jpg'))
+    outputs = collect_outputs(classifier.model, classifier.preprocess(crops, batch_size=8))
+    labels = torch.tensor([PBC_CLASSES.index(p.split('/')[-2]) for p in crops])
+    state = TrustState.fit(model_fingerprint(classifier.model, PBC_CLASSES, config),
+                           outputs.logits, labels, train_features=outputs.features,
+                           train_labels=labels, val_features=outputs.features, coverage=0.5)
+    state.save(trust_state_path(copy))
+    return config, copy, state
+
+
+def test_the_state_beside_the_checkpoint_is_found_and_calibrates(trusted_classifier,
+                                                                   synthetic_data):
+    config, checkpoint, state = trusted_classifier
+    classifier = init_classifier(config, checkpoint)
+    assert classifier.trust_state.fingerprint == state.fingerprint
+    assert init_classifier(config, checkpoint, trust=None).trust_state is None
+    crop = str(next((synthetic_data / 'pbc' / 'PBC_dataset_normal_DIB' / 'ig').iterdir()))
+    ranked = classify(classifier, [crop], topk=8)[0]
+    # Temperature scaling is shift-invariant: log-probabilities stand in for the logits.
+    plain = classify(init_classifier(config, checkpoint, trust=None), [crop], topk=8)[0]
+    calibrated = state.calibrate(torch.log(torch.tensor([[dict(plain)[c] for c in
+                                                            PBC_CLASSES]]).double()).float())
+    assert [p for _, p in ranked] == pytest.approx(
+        sorted(calibrated[0].tolist(), reverse=True), abs=1e-4)
+
+
+def test_a_state_for_another_model_is_refused_naming_both(trusted_classifier, tmp_path):
+    config, checkpoint, state = trusted_classifier
+    other = TrustState(ModelFingerprint(PBC_CLASSES[::-1], 'other.py', 'f' * 64),
+                       state.conformal_scores, coverage=0.5)
+    path = tmp_path / 'other.trust.pth'
+    other.save(path)
+    with pytest.raises(ValueError) as err:
+        init_classifier(config, checkpoint, trust=str(path))
+    assert 'f' * 64 in str(err.value) and state.fingerprint.weights_sha256 in str(err.value)
+
+
+def test_unidentified_cells_are_counted_once_and_in_no_class(trusted_classifier, cell_detector,
+                                                             synthetic_data):
+    config, checkpoint, state = trusted_classifier
+    classifier, detector = init_classifier(config, checkpoint), init_detector(*cell_detector)
+    smear = str(synthetic_data / 'bccd' / 'BCCD' / 'JPEGImages' / 'Smear_00006.jpg')
+    for coverage in (0.5, 0.9):  # 0.9 needs 9 cells a class: refused (5 here), naming the class
+        if coverage == 0.9:
+            with pytest.raises(ValueError, match='needs at least 9'):
+                count_cells(detector, classifier, smear, 'RBC', 0.0, coverage=coverage)
+            continue
+        result = count_cells(detector, classifier, smear, 'RBC', 0.0, coverage=coverage)
+        whites = [c for c in result['cells'] if c['label'] == 'RBC']
+        counts = result['counts']
+        out = [c for c in whites if c['unidentified']]
+        assert counts['RBC:unidentified'] == len(out)
+        assert all(c['cell_class'] == 'unidentified' for c in out)
+        assert sum(counts[f'RBC:{c}'] for c in (*PBC_CLASSES, 'unidentified')) == len(whites)
+        diff = result['differential']
+        assert diff.unidentified == len(out) and diff.identified == len(whites) - len(out)
+
+
+def test_infer_refuses_a_coverage_outside_zero_one(cell_classifier, synthetic_data):
+    proc = run_tool('tools/infer.py', synthetic_data / 'pbc', '--classifier', *cell_classifier,
+                    '--coverage', '1.5', check=False)
+    assert proc.returncode == 2 and '1.5 is not between 0 and 1' in proc.stderr
