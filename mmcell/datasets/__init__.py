@@ -1,3 +1,4 @@
+from .bccd_wbc import BCCD_SUBTYPES, BCCDWBCDataset, CropCell
 from .cell_folders import CellFolderDataset, DatasetError, check_image_file
 from .munich_aml import MUNICH_AML_CLASSES, PAPER_CLASSES, MunichAMLDataset
 from .pbc import PBC_FINE_PREFIXES, PBCDataset
@@ -6,6 +7,7 @@ from .splits import assign_stratified, read_groups, split_indices
 from .voc import CellVOCDataset, voc_xml
 
 __all__ = [
+    'BCCD_SUBTYPES', 'BCCDWBCDataset', 'CropCell',
     'CellFolderDataset', 'DatasetError', 'check_image_file', 'MUNICH_AML_CLASSES', 'PAPER_CLASSES',
     'MunichAMLDataset', 'PBC_FINE_PREFIXES', 'PBCDataset', 'RBC14_CLASSES', 'RBC14Dataset',
     'canonical_rbc_name',
