@@ -102,11 +102,11 @@ def report_trust(cfg, args, runner):
     state = TrustState.load(path)
     state.check(model_fingerprint(model, runner.test_dataloader.dataset.metainfo['classes'],
                                   args.config))
-    known = collect_outputs(model, split_loader(cfg, 'test'), description='test cells')
+    known = collect_outputs(model, split_loader(cfg, 'test'), description='test batches')
     unknown = None
     if args.unknown_classes:
         unknown = collect_outputs(model, split_loader(cfg, 'test', args.unknown_classes),
-                                  description='unknown cells')
+                                  description='unknown-cell batches')
     report = trust_report(state, known, unknown)
     print(f'Trust report ({path}):\n{format_trust_report(report)}')
     for written in write_trust_report(report, runner.log_dir):

@@ -78,8 +78,8 @@ def main(argv=None):
     if not classes:
         raise SystemExit(f'{args.checkpoint} does not say its classes (no dataset_meta): use a '
                          'checkpoint saved by a training run')
-    val = collect_outputs(model, split_loader(cfg, 'val'), description='validation cells')
-    train = collect_outputs(model, split_loader(cfg, 'train'), description='training cells')
+    val = collect_outputs(model, split_loader(cfg, 'val'), description='validation batches')
+    train = collect_outputs(model, split_loader(cfg, 'train'), description='training batches')
     calibration = args.calibration
     if calibration == 'auto':
         nll = {m: held_out_nll(val.logits, val.labels, m) for m in ('temperature', 'vector')}
