@@ -10,7 +10,7 @@ from mmpretrain.registry import DATASETS
 from mmcell.synthetic import (CELL_STYLES, SMEAR_CLASSES, WHITE_CELLS, render_cell_crop,
                              render_smear, write_cell_crops, write_smears)
 
-from ..conftest import FIVE_CELL_CLASSES
+from .conftest import FIVE_CELL_CLASSES
 
 
 def digest(paths):

@@ -9,7 +9,7 @@ from mmcell.apis import inference_detector_tiled
 from mmcell.structures.tiling import boxes_in_tile, tile_windows
 
 from ..conftest import run_tool
-from .test_rbc14 import write_voc
+from ..test_datasets.test_rbc14 import write_voc
 
 
 def random_cells(rng, n, h, w, size=(18, 30)):
