@@ -181,7 +181,8 @@ def cell_detector(tmp_path_factory):
                                                ('RBC', 'WBC', 'Platelets'))
 
 
-SLOW_TIER = ('trains', 'distributed', 'demo', 'benchmark', 'kill_resume')
+SLOW_TIER = ('trains', 'distributed', 'demo', 'benchmark', 'kill_resume', 'subprocess',
+             'every_config')
 
 
 def pytest_collection_modifyitems(items):

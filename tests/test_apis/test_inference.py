@@ -89,6 +89,7 @@ def test_untrusted_checkpoint_is_refused_by_the_api(cell_classifier, evil_checkp
     assert not marker.exists()
 
 
+@pytest.mark.subprocess
 def test_infer_tool_classifies_a_folder_one_row_per_image(cell_classifier, synthetic_data,
                                                           tmp_path):
     folder = tmp_path / 'cells'
@@ -110,6 +111,7 @@ def test_infer_tool_classifies_a_folder_one_row_per_image(cell_classifier, synth
     assert '3 of 4 images done; 1 skipped' in proc.stdout
 
 
+@pytest.mark.subprocess
 def test_infer_tool_smear_pipeline_writes_counts(cell_classifier, cell_detector, synthetic_data,
                                                  tmp_path):
     images = synthetic_data / 'bccd' / 'BCCD' / 'JPEGImages' / 'Smear_0000[67].jpg'
@@ -131,6 +133,7 @@ def test_infer_tool_smear_pipeline_writes_counts(cell_classifier, cell_detector,
     assert len(rows) == 12 and all((r['cell_class'] != '') == (r['label'] == 'RBC') for r in rows)
 
 
+@pytest.mark.subprocess
 def test_infer_tool_detection_only_and_missing_input(cell_detector, synthetic_data, tmp_path):
     run_tool('tools/infer.py', smear(synthetic_data), '--detector', *cell_detector,
              '--score-thr', '0', '--out-dir', tmp_path)

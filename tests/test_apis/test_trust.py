@@ -81,6 +81,7 @@ def test_unidentified_cells_are_counted_once_and_in_no_class(trusted_classifier,
         assert diff.unidentified == len(out) and diff.identified == len(whites) - len(out)
 
 
+@pytest.mark.subprocess
 def test_infer_refuses_a_coverage_outside_zero_one(cell_classifier, synthetic_data):
     proc = run_tool('tools/infer.py', synthetic_data / 'pbc', '--classifier', *cell_classifier,
                     '--coverage', '1.5', check=False)

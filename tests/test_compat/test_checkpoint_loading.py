@@ -92,6 +92,7 @@ def test_missing_checkpoint_names_the_file(tmp_path):
         CheckpointLoader.load_checkpoint(str(tmp_path / 'nope.pth'))
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize('tool_args', [
     lambda cfg, ckpt: ('tools/test.py', cfg, ckpt),
     lambda cfg, ckpt: ('tools/train.py', cfg, '--resume', ckpt),

@@ -103,6 +103,7 @@ def test_a_user_detector_outside_the_repo_inherits_the_unchanged_bases(tmp_path)
     assert type(model.roi_head.bbox_roi_extractor.roi_layers[0]).__name__ == 'TorchRoIPool'
 
 
+@pytest.mark.subprocess
 def test_train_on_an_old_path_fails_with_the_new_path():
     proc = run_tool('tools/train.py', 'configs/cs_arfpn_r50_bccd_quick.py', check=False)
     assert proc.returncode != 0

@@ -73,6 +73,7 @@ def test_bad_label_line_is_named(tmp_path):
         read_chula_points(path)
 
 
+@pytest.mark.subprocess
 def test_truncated_image_stops_the_converter_naming_it(tmp_path):
     name = sorted(p.stem for p in (CHULA / 'Label').glob('*.txt'))[0]
     (tmp_path / 'Dataset').mkdir()

@@ -69,6 +69,7 @@ def test_bad_split_arguments(kwargs, message):
         split_indices([0, 1, 0, 1], **kwargs)
 
 
+@pytest.mark.subprocess
 @pytest.mark.skipif(not PBC.is_dir(), reason=f'no PBC data at {PBC}')
 def test_tool_files_match_the_datasets_own_split(tmp_path):
     config = tmp_path / 'pbc.py'

@@ -96,6 +96,7 @@ def test_tiled_inference_finds_each_cell_once():
     assert (pred.labels.numpy()[order] == labels[expected]).all()
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize('fmt', ['voc', 'coco'])
 def test_tool_writes_tiles_that_load(tmp_path, fmt):
     fields = tmp_path / 'fields'

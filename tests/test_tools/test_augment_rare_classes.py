@@ -27,6 +27,7 @@ def digest(folder):
     return {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in folder.rglob('*.png')}
 
 
+@pytest.mark.subprocess
 def test_rare_classes_reach_their_targets_from_training_images_only(tmp_path, config):
     out = tmp_path / 'aug'
     proc = run_tool(TOOL, config, '--out', out, '--target', '5', '--class-target', 'BAS=3')
@@ -54,6 +55,7 @@ def test_rare_classes_reach_their_targets_from_training_images_only(tmp_path, co
     assert digest(again) == digest(out)  # same seed, same images
 
 
+@pytest.mark.subprocess
 def test_bad_class_target_is_refused(tmp_path, config):
     proc = run_tool(TOOL, config, '--out', tmp_path / 'x', '--target', '5', '--class-target',
                     'XYZ=3', check=False)

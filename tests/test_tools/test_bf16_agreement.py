@@ -1,6 +1,7 @@
 """tools/analysis_tools/bf16_agreement.py: fp32 against bf16 predictions on a test split."""
 import json
 
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -11,6 +12,7 @@ from .tiny_config import tiny_classifier_config
 TOOL = 'tools/analysis_tools/bf16_agreement.py'
 
 
+@pytest.mark.subprocess
 def test_reports_agreement_and_accuracy_of_both_precisions(tmp_path, cell_crops):
     config = tmp_path / 'tiny_cls.py'
     config.write_text(tiny_classifier_config(cell_crops))
@@ -47,6 +49,7 @@ def test_reports_agreement_and_accuracy_of_both_precisions(tmp_path, cell_crops)
     assert f'top-1 agreement bf16 vs fp32: {result["top1_agreement"]:.2f}%' in proc.stdout
 
 
+@pytest.mark.subprocess
 def test_refuses_a_detection_config(tmp_path):
     proc = run_tool(TOOL, 'configs/cs_arfpn/cs_arfpn_r50_bccd_quick.py', tmp_path / 'none.pth',
                     check=False)

@@ -46,6 +46,7 @@ def reference(request, tmp_path_factory):
     return arch, out, hf_reference(out, depth, size)
 
 
+@pytest.mark.subprocess
 def test_cli_writes_a_checkpoint_that_loads_strictly(tmp_path, reference):
     arch, out, ref = reference
     converted = tmp_path / 'converted.pth'
@@ -76,12 +77,14 @@ def test_converted_weights_reproduce_hugging_face_features(reference, source):
         torch.testing.assert_close(feat, expected, rtol=1e-3, atol=1e-3)
 
 
+@pytest.mark.subprocess
 def test_official_weights_get_the_quick_gelu_note(tmp_path, reference):
     _, out, _ = reference
     proc = run_tool(CONVERTER, out / 'official.pth', tmp_path / 'converted.pth')
     assert "act_cfg=dict(type='mmpretrain.QuickGELU')" in proc.stdout
 
 
+@pytest.mark.subprocess
 def test_not_a_cvt_checkpoint_is_named_with_its_keys(tmp_path):
     path = tmp_path / 'resnet.pth'
     torch.save({'conv1.weight': torch.zeros(1)}, path)
@@ -92,6 +95,7 @@ def test_not_a_cvt_checkpoint_is_named_with_its_keys(tmp_path):
     assert not (tmp_path / 'out.pth').exists()
 
 
+@pytest.mark.subprocess
 def test_unknown_keys_are_listed(tmp_path):
     path = tmp_path / 'extra.pth'
     torch.save({'stage0.patch_embed.proj.weight': torch.zeros(1), 'stage0.extra.w': torch.zeros(1)},
@@ -100,6 +104,7 @@ def test_unknown_keys_are_listed(tmp_path):
     assert proc.returncode != 0 and 'stage0.extra.w' in proc.stderr
 
 
+@pytest.mark.subprocess
 def test_malicious_pickle_is_refused(tmp_path, evil_checkpoint):
     path, marker = evil_checkpoint
     proc = run_tool(CONVERTER, path, tmp_path / 'out.pth', check=False)

@@ -1,4 +1,5 @@
 """tools/analysis_tools/get_flops.py counts what the papers count."""
+import pytest
 import torch
 from mmengine.analysis import FlopAnalyzer
 from mmengine.config import Config
@@ -37,11 +38,13 @@ def test_attention_flops_are_counted_exactly():
     assert flops - without.total() == 2 * n * nk * c
 
 
+@pytest.mark.subprocess
 def test_cli_prints_the_figures():
     proc = run_tool(TOOL, 'configs/cellvit_munich.py')
     assert 'parameters: 19.60 M' in proc.stdout and 'FLOPs:      4.28 G' in proc.stdout
 
 
+@pytest.mark.subprocess
 def test_cli_counts_a_two_stage_detector():
     """Detectors need image metas in tensor mode; every part of Faster R-CNN is counted."""
     proc = run_tool(TOOL, 'configs/cs_arfpn/faster_rcnn_r50_fpn_bccd.py', '--shape', '240', '320')

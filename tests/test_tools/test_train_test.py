@@ -79,12 +79,14 @@ def test_test_tool_reports_metrics_and_dumps_predictions(tmp_path, tiny_config):
     assert len(preds) == 20 and {'pred_label', 'gt_label'} <= set(preds[0])
 
 
+@pytest.mark.subprocess
 def test_tta_without_tta_config_is_a_clear_error(tmp_path, tiny_config):
     proc = run_tool('tools/test.py', tiny_config, tmp_path / 'none.pth', '--tta', check=False)
     assert proc.returncode != 0
     assert 'defines no tta_model or tta_pipeline' in proc.stderr
 
 
+@pytest.mark.subprocess
 def test_config_without_known_scope_is_a_clear_error(tmp_path):
     cfg = tmp_path / 'no_scope.py'
     cfg.write_text('model = dict()\n')

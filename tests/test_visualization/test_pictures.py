@@ -60,6 +60,7 @@ def test_feature_maps(cell_detector, synthetic_data, tmp_path):
         draw_feature_maps(smear, maps, str(out), levels=('C9', ))
 
 
+@pytest.mark.subprocess
 def test_visualization_tools(cell_classifier, cell_detector, synthetic_data, tmp_path):
     cell = sorted((synthetic_data / 'pbc' / 'PBC_dataset_normal_DIB' / 'ig').iterdir())[0]
     smear = synthetic_data / 'bccd' / 'BCCD' / 'JPEGImages' / 'Smear_00007.jpg'
