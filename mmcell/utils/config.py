@@ -10,7 +10,8 @@ __all__ = ['MOVED_CONFIGS', 'SCOPES', 'config_scope', 'load_config', 'set_work_d
 
 SCOPES = ('mmpretrain', 'mmdet')
 
-# Configs that sat flat in configs/ in 0.1.0 (until 2026-12) and now live in their algorithm's folder, by name.
+# Configs that sat flat in configs/ in 0.1.0 (until 2026-12) and now live in their algorithm's
+# folder, by name.
 # configs/cellvit_munich.py and configs/cs_arfpn_r50_bccd.py stay at the top as entry points.
 _CELLVIT = ('cellvit_munich_balanced', 'cellvit_munich_cls-head', 'cellvit_munich_no-contrastive',
             'cellvit_pbc', 'cellvit_pbc_quick')
