@@ -32,6 +32,7 @@ setup(
         'mmpretrain>=1.2.0,<1.3',
         'opencv-python',
         'pytorch-ood>=0.4,<0.5',  # trust scores (mmcell.uncertainty)
+        'scikit-image>=0.22',  # colour conversions of the stain transforms
         'scipy',
         'safetensors',
         'setuptools<82',  # mmengine resolves `mmpretrain::` bases through pkg_resources

@@ -1,8 +1,10 @@
-# The quick start's classification run (`make demo`, tools/demo.py): cellvit_pbc.py with a short
+# The quick start's classification run (`make demo`, tools/demo.py): cellvit_pbc.py with the short
 # schedule (8 epochs, cosine decay, no warm-up), on PBC or on synthetic crops in its layout.
-_base_ = ['./cellvit_pbc.py']
+_base_ = [
+    '../_base_/models/cellvit.py',
+    '../_base_/datasets/pbc.py',
+    '../_base_/schedules/pbc_quick.py',
+]
+custom_imports = dict(imports=['mmcell'], allow_failed_imports=False)
 
-param_scheduler = dict(_delete_=True, type='CosineAnnealingLR', by_epoch=True, T_max=8,
-                       eta_min=1e-5, convert_to_iter_based=True)
-train_cfg = dict(max_epochs=8, val_interval=4)
-default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=4, save_best=None))
+model = dict(head=dict(num_classes=8))

@@ -3,6 +3,8 @@ from .cell_folders import CellFolderDataset, DatasetError, check_image_file
 from .munich_aml import MUNICH_AML_CLASSES, PAPER_CLASSES, MunichAMLDataset
 from .pbc import PBC_FINE_PREFIXES, PBCDataset
 from .rbc14 import RBC14_CLASSES, RBC14Dataset, canonical_rbc_name
+from .transforms import (RandomJPEG, RandomLabStats, RandomStainJitter, ReframeCell,
+                         StainNormalize)
 from .splits import assign_stratified, read_groups, split_indices
 from .voc import CellVOCDataset, voc_xml
 
@@ -12,5 +14,6 @@ __all__ = [
     'MunichAMLDataset', 'PBC_FINE_PREFIXES', 'PBCDataset', 'RBC14_CLASSES', 'RBC14Dataset',
     'canonical_rbc_name',
     'assign_stratified', 'read_groups',
-    'split_indices', 'CellVOCDataset', 'voc_xml'
+    'split_indices', 'CellVOCDataset', 'voc_xml', 'RandomJPEG', 'RandomLabStats',
+    'RandomStainJitter', 'ReframeCell', 'StainNormalize'
 ]
