@@ -24,7 +24,8 @@ import mmcell  # noqa: F401 (registers)
 # Modules with public helpers whose docstrings have examples too (no registered class in them).
 HELPER_MODULES = ('mmcell.datasets.splits', 'mmcell.datasets.cell_folders',
                   'mmcell.compat.atomic_checkpoints', 'mmcell.compat.cpu_distributed',
-                  'mmcell.compat.quiet', 'mmcell.compat.roi_pool', 'mmcell.utils.progress')
+                  'mmcell.compat.quiet', 'mmcell.compat.roi_pool', 'mmcell.utils.progress',
+                  'mmcell.datasets.transforms.colour', 'mmcell.datasets.transforms.stain_target')
 OPTIONFLAGS = doctest.ELLIPSIS  # as pytest's doctest runner
 
 

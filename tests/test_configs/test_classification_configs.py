@@ -97,3 +97,25 @@ def test_pbc_configs_share_data_and_schedule(name, backbone):
     assert type(model.backbone).__name__ == backbone
     assert model.head.num_classes == 8 and batch[0]['inputs'].shape == (3, 128, 128)
     assert ('loss_contrastive' in losses) == (backbone == 'ConvTokenViT')
+
+
+STAIN_CONFIGS = {  # cross-lab recipe config: the plain sibling it extends
+    'cellvit/cellvit_pbc_stain.py': 'cellvit/cellvit_pbc.py',
+    'cellvit/cellvit_pbc_quick_stain.py': 'cellvit/cellvit_pbc_quick.py',
+    'baselines/resnet50_pbc_stain.py': 'baselines/resnet50_pbc.py',
+    'baselines/resnet50_pbc_quick_stain.py': 'baselines/resnet50_pbc_quick.py',
+}
+
+
+@pytest.mark.parametrize('name', STAIN_CONFIGS)
+def test_stain_configs_change_only_the_training_pipeline(name, synthetic_data):
+    cfg = Config.fromfile(str(ROOT / 'configs' / name))
+    plain = Config.fromfile(str(ROOT / 'configs' / STAIN_CONFIGS[name]))
+    steps = [step['type'] for step in cfg.train_dataloader.dataset.pipeline]
+    assert steps == ['LoadImageFromFile', 'RandomResizedCrop', 'RandomFlip', 'RandomStainJitter',
+                     'RandomLabStats', 'ColorJitter', 'GaussianBlur', 'RandomJPEG', 'PackInputs']
+    for key in ('model', 'optim_wrapper', 'param_scheduler', 'train_cfg', 'test_dataloader'):
+        assert cfg[key] == plain[key], key
+    assert cfg.stain_target.endswith('configs/_base_/datasets/pbc_stain_target.json')
+    _, batch, losses = training_step(cfg, synthetic_data / 'pbc', num=2)
+    assert batch[0]['inputs'].shape == (3, 128, 128) and torch.isfinite(losses['loss'])

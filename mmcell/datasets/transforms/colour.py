@@ -144,7 +144,7 @@ def lab_statistics(rgb: np.ndarray) -> np.ndarray:
 
     Example:
         >>> import numpy as np
-        >>> lab_statistics(np.ones((4, 4, 3)))[0].round(1).tolist()
+        >>> (lab_statistics(np.ones((4, 4, 3)))[0].round(1) + 0).tolist()
         [100.0, 0.0, 0.0]
     """
     lab = rgb2lab(rgb).reshape(-1, 3)

@@ -40,9 +40,9 @@ def find_cell(rgb: np.ndarray, min_density: float = 0.35,
     Example:
         >>> import numpy as np
         >>> img = np.ones((64, 64, 3))
-        >>> img[10:20, 40:50] = (0.4, 0.2, 0.6)  # a purple square off-centre
+        >>> img[10:21, 40:51] = (0.4, 0.2, 0.6)  # a purple square off-centre
         >>> [round(v) for v in find_cell(img)]
-        [15, 45, 11]
+        [15, 45, 12]
         >>> find_cell(np.ones((64, 64, 3))) is None
         True
     """
