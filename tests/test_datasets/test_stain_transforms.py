@@ -20,6 +20,7 @@ COLOUR_TRANSFORMS = [
     dict(type='RandomStainJitter'),
     dict(type='RandomLabStats', target=PBC_TARGET),
     dict(type='StainNormalize', target=PBC_TARGET),
+    dict(type='StainNormalize', target=PBC_TARGET, region='all'),
     dict(type='StainNormalize', target=PBC_TARGET, method='macenko'),
     dict(type='RandomJPEG', prob=1.0),
 ]
@@ -35,7 +36,11 @@ def delta_e(a, b):
     return float(deltaE_ciede2000(rgb2lab(a[..., ::-1] / 255), rgb2lab(b[..., ::-1] / 255)).mean())
 
 
-@pytest.mark.parametrize('cfg', COLOUR_TRANSFORMS, ids=lambda c: c.get('method', c['type']))
+def ident(cfg):
+    return '-'.join([cfg['type']] + [str(cfg[k]) for k in ('method', 'region') if k in cfg])
+
+
+@pytest.mark.parametrize('cfg', COLOUR_TRANSFORMS, ids=ident)
 def test_colour_transforms_build_in_both_registries_and_are_seeded(cfg):
     img = cell()
     outputs = []
@@ -68,7 +73,7 @@ LAYOUTS = {
 
 @pytest.mark.parametrize('layout', LAYOUTS)
 @pytest.mark.parametrize('cfg', COLOUR_TRANSFORMS + [dict(type='ReframeCell', cell_fraction=0.3)],
-                         ids=lambda c: c.get('method', c['type']))
+                         ids=ident)
 def test_every_layout_goes_through_and_keeps_its_shape_and_type(cfg, layout):
     img = LAYOUTS[layout](cell())
     out = TRANSFORMS.build(dict(cfg))(dict(img=img.copy(), img_path='x.png'))['img']
@@ -127,18 +132,21 @@ def test_lab_statistics_move_to_the_drawn_ones():
 def test_normalising_the_targets_own_image_barely_changes_it():
     img = cell(1)
     target = fit_stain_target([img])
-    for method, bound in (('reinhard', 1.0), ('macenko', 6.0)):
-        norm = TRANSFORMS.build(dict(type='StainNormalize', target=target, method=method))
+    for settings, bound in ((dict(method='reinhard'), 1.0),
+                            (dict(method='reinhard', region='all'), 1.0),
+                            (dict(method='macenko'), 6.0)):
+        norm = TRANSFORMS.build(dict(type='StainNormalize', target=target, **settings))
         assert delta_e(norm(dict(img=img.copy()))['img'], img) < bound
 
 
-@pytest.mark.parametrize('method', ['reinhard', 'macenko'])
-def test_a_recoloured_copy_comes_back_close_to_the_original(method):
+@pytest.mark.parametrize('settings', [dict(method='reinhard'), dict(method='reinhard', region='all'),
+                                      dict(method='macenko')], ids=str)
+def test_a_recoloured_copy_comes_back_close_to_the_original(settings):
     img = cell(2)
     target = fit_stain_target([img])
     recoloured = np.clip(img.astype(float) * (0.75, 1.0, 1.15) + (0, 10, 0), 0, 255).astype(
         np.uint8)  # another lab's white balance (BGR gains)
-    norm = TRANSFORMS.build(dict(type='StainNormalize', target=target, method=method))
+    norm = TRANSFORMS.build(dict(type='StainNormalize', target=target, **settings))
     back = norm(dict(img=recoloured))['img']
     assert delta_e(back, img) < 0.5 * delta_e(recoloured, img)
 
@@ -209,3 +217,29 @@ def test_the_shipped_pbc_target_is_what_the_tool_fitted_on_pbcs_training_split()
     assert np.allclose(np.array([target.eosin, target.methylene_blue]),
                        ROMANOWSKY_RGB_FROM_STAINS[:2], atol=0.01)
     assert 0.2 < target.cell_fraction < 0.35  # a PBC white cell spans about a quarter
+
+
+def test_context_reinhard_keeps_the_white_cells_own_colour():
+    """Two crops of the same lab, one white cell dark and one pale: normalising over every pixel
+    pulls them together (the class shows in the colour), over the context it does not."""
+    dark, pale = cell(5, cell_class='basophil'), cell(5, cell_class='basophil')
+    rgb, _ = to_rgb_float(pale)
+    from mmcell.datasets.transforms import context_mask
+    inside = ~context_mask(rgb)
+    pale[inside] = np.clip(pale[inside].astype(int) + 60, 0, 255)  # the cell alone is paler
+    target = fit_stain_target([dark])
+
+    def normalised(img, region):
+        norm = TRANSFORMS.build(dict(type='StainNormalize', target=target, region=region))
+        return norm(dict(img=img.copy()))['img']
+
+    outside = ~inside
+    context = [normalised(img, 'context') for img in (dark, pale)]
+    every = [normalised(img, 'all') for img in (dark, pale)]
+    # Over the context, the background and red cells stay where they were mapped (the pale
+    # crop's blob differs a little, so its mask does) and the cells keep their difference.
+    assert delta_e(context[0][outside][None], context[1][outside][None]) < 1.5
+    assert delta_e(context[0][inside][None], context[1][inside][None]) > 15
+    # Over every pixel, the paler cell shifts the whole crop and loses half its difference.
+    assert delta_e(every[0][outside][None], every[1][outside][None]) > 3
+    assert delta_e(every[0][inside][None], every[1][inside][None]) < 12

@@ -31,6 +31,10 @@ from mmcell.evaluation.classification_report import report_rows
 from mmcell.utils import config_scope, load_config, track
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
+# --normalize: StainNormalize's settings.
+NORMALIZE = {'none': None, 'reinhard': dict(method='reinhard', region='context'),
+             'reinhard-all': dict(method='reinhard', region='all'),
+             'macenko': dict(method='macenko')}
 
 
 def parse_args(argv=None):
@@ -40,8 +44,10 @@ def parse_args(argv=None):
     parser.add_argument('sets', nargs='*', metavar='SET',
                         help='other test sets: configs (their test_dataloader) or folders of '
                         'class folders')
-    parser.add_argument('--normalize', choices=['none', 'reinhard', 'macenko'], default='none',
-                        help='stain normalisation at test time (StainNormalize), every set')
+    parser.add_argument('--normalize', choices=list(NORMALIZE), default='none',
+                        help='stain normalisation at test time (StainNormalize), every set: '
+                        'reinhard (statistics outside the white cell), reinhard-all (over every '
+                        'pixel) or macenko')
     parser.add_argument('--reframe', action='store_true',
                         help='re-frame each crop on its white cell (ReframeCell), every set')
     parser.add_argument('--crop-context', type=float,
@@ -59,8 +65,8 @@ def parse_args(argv=None):
 def test_time_steps(args, target):
     """The transforms the options insert before each pipeline's first resize."""
     steps = []
-    if args.normalize != 'none':
-        steps.append(dict(type='StainNormalize', target=target, method=args.normalize))
+    if NORMALIZE[args.normalize]:
+        steps.append(dict(type='StainNormalize', target=target, **NORMALIZE[args.normalize]))
     if args.reframe:
         steps.append(dict(type='ReframeCell', target=target))
     return steps

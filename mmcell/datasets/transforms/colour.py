@@ -11,7 +11,7 @@ granules) and the azure/methylene-blue family (basic, blue-purple: nuclei, basop
 and a residual orthogonal to both), as Macenko's method finds them on PBC's training images
 (``tools/analysis_tools/fit_stain_target.py configs/cellvit/cellvit_pbc.py``), not H&E's.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 from skimage.color import lab2rgb, rgb2lab
@@ -133,11 +133,13 @@ def from_rgb_float(rgb: np.ndarray, layout: dict) -> np.ndarray:
     return x.astype(layout['dtype'])
 
 
-def lab_statistics(rgb: np.ndarray) -> np.ndarray:
+def lab_statistics(rgb: np.ndarray, mask: Optional[np.ndarray] = None) -> np.ndarray:
     """Per-channel mean and standard deviation of an image in CIE LAB.
 
     Args:
         rgb (np.ndarray): HxWx3 RGB floats in [0, 1].
+        mask (np.ndarray, optional): HxW booleans: only these pixels count. Defaults to None
+            (all).
 
     Returns:
         np.ndarray: Shape (2, 3): means (L, a, b), then standard deviations.
@@ -147,7 +149,8 @@ def lab_statistics(rgb: np.ndarray) -> np.ndarray:
         >>> (lab_statistics(np.ones((4, 4, 3)))[0].round(1) + 0).tolist()
         [100.0, 0.0, 0.0]
     """
-    lab = rgb2lab(rgb).reshape(-1, 3)
+    lab = rgb2lab(rgb)
+    lab = lab.reshape(-1, 3) if mask is None else lab[mask]
     return np.stack([lab.mean(0), lab.std(0)])
 
 

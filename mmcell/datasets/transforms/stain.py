@@ -21,7 +21,8 @@ from mmcv.transforms import BaseTransform
 from .colour import (ROMANOWSKY_RGB_FROM_STAINS, from_rgb_float, from_stains, lab_statistics,
                      reinhard, to_rgb_float, to_stains)
 from .registry import register_transform
-from .stain_target import StainTarget, load_stain_target, macenko_stains, optical_density
+from .stain_target import (StainTarget, context_mask, load_stain_target, macenko_stains,
+                           optical_density)
 
 __all__ = ['RandomStainJitter', 'RandomLabStats', 'StainNormalize', 'RandomJPEG']
 
@@ -162,8 +163,12 @@ class RandomLabStats(BaseTransform):
 class StainNormalize(BaseTransform):
     """Map an image's colours onto a training set's: Reinhard or Macenko normalisation.
 
-    ``'reinhard'`` moves the image's LAB means and standard deviations to the target's
-    (``lab_mean``, ``lab_std``). ``'macenko'`` estimates the image's two stain vectors and
+    ``'reinhard'`` moves the image's LAB means and standard deviations to the target's. With
+    ``region='context'`` (the default) both are taken over the pixels outside the white cell
+    (:func:`~mmcell.datasets.transforms.context_mask`: background and red cells), so that the
+    white cell's own colours (an eosinophil's granules, a basophil's dark cytoplasm), which
+    tell its class, do not move the transfer; ``region='all'`` is Reinhard's original, over
+    every pixel (``lab_mean``, ``lab_std``). ``'macenko'`` estimates the image's two stain vectors and
     concentrations (:func:`macenko_stains`, densities against the image's own background),
     rescales the concentrations to the target's ``max_concentrations`` and recombines them with
     the target's vectors under the target's background colour; an image with too few
@@ -174,6 +179,8 @@ class StainNormalize(BaseTransform):
             ``tools/analysis_tools/fit_stain_target.py``); a missing or malformed file fails at
             build time naming it.
         method (str): ``'reinhard'`` or ``'macenko'``. Defaults to ``'reinhard'``.
+        region (str): Where Reinhard's statistics are taken: ``'context'`` or ``'all'``.
+            Defaults to ``'context'``.
         channel_order (str): ``'bgr'`` (mmcv) or ``'rgb'``. Defaults to ``'bgr'``.
 
     Example:
@@ -187,12 +194,14 @@ class StainNormalize(BaseTransform):
     """
 
     def __init__(self, target: Union[str, StainTarget], method: str = 'reinhard',
-                 channel_order: str = 'bgr') -> None:
+                 region: str = 'context', channel_order: str = 'bgr') -> None:
         if method not in ('reinhard', 'macenko'):
             raise ValueError(f"StainNormalize: method must be 'reinhard' or 'macenko', got "
                              f'{method!r}')
+        if region not in ('context', 'all'):
+            raise ValueError(f"StainNormalize: region must be 'context' or 'all', got {region!r}")
         self.target = _target(target, 'StainNormalize')
-        self.method, self.channel_order = method, channel_order
+        self.method, self.region, self.channel_order = method, region, channel_order
 
     def _macenko(self, rgb: np.ndarray) -> Optional[np.ndarray]:
         t = self.target
@@ -209,8 +218,12 @@ class StainNormalize(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         rgb, layout = to_rgb_float(results['img'], self.channel_order, _name(self, results))
-        if self.method == 'reinhard':
-            out = reinhard(rgb, self.target.lab_mean, self.target.lab_std)
+        t = self.target
+        if self.method == 'reinhard' and self.region == 'all':
+            out = reinhard(rgb, t.lab_mean, t.lab_std)
+        elif self.method == 'reinhard':
+            own = lab_statistics(rgb, context_mask(rgb))
+            out = reinhard(rgb, t.context_lab_mean, t.context_lab_std, source=own)
         else:
             out = self._macenko(rgb)
         results['stain_normalized'] = out is not None
@@ -219,7 +232,7 @@ class StainNormalize(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return f'{type(self).__name__}(method={self.method!r})'
+        return f'{type(self).__name__}(method={self.method!r}, region={self.region!r})'
 
 
 @register_transform

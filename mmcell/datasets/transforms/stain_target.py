@@ -13,10 +13,11 @@ import numpy as np
 
 from .colour import ROMANOWSKY_RGB_FROM_STAINS, lab_statistics, stain_basis, to_rgb_float
 
-__all__ = ['StainTarget', 'load_stain_target', 'background', 'optical_density',
+__all__ = ['StainTarget', 'load_stain_target', 'context_mask', 'background', 'optical_density',
            'macenko_stains', 'fit_stain_target']
 
 _VECTORS = {'lab_mean': 3, 'lab_std': 3, 'lab_mean_spread': 3, 'lab_std_spread': 3,
+            'context_lab_mean': 3, 'context_lab_std': 3,
             'eosin': 3, 'methylene_blue': 3, 'max_concentrations': 2, 'background': 3}
 
 
@@ -29,6 +30,10 @@ class StainTarget:
         lab_std (tuple): Mean over images of each image's LAB channel standard deviations.
         lab_mean_spread (tuple): Standard deviation over images of the LAB means.
         lab_std_spread (tuple): Standard deviation over images of the LAB standard deviations.
+        context_lab_mean (tuple): Like ``lab_mean``, over each image's pixels outside its white
+            cell (:func:`context_mask`): the background and red cells, whose colours do not
+            depend on the white cell's class.
+        context_lab_std (tuple): Like ``lab_std``, over the same pixels.
         eosin (tuple): Eosin's unit optical-density vector (Macenko, median over images).
         methylene_blue (tuple): Methylene blue's unit optical-density vector (likewise).
         max_concentrations (tuple): 99th-percentile concentrations of the two stains
@@ -44,6 +49,8 @@ class StainTarget:
     lab_std: Tuple[float, ...]
     lab_mean_spread: Tuple[float, ...]
     lab_std_spread: Tuple[float, ...]
+    context_lab_mean: Tuple[float, ...]
+    context_lab_std: Tuple[float, ...]
     eosin: Tuple[float, ...]
     methylene_blue: Tuple[float, ...]
     max_concentrations: Tuple[float, ...]
@@ -118,10 +125,41 @@ def load_stain_target(path: str) -> StainTarget:
             raise ValueError(f'stain target {path}: "{field.name}" is malformed '
                              f'({raw[field.name]!r})') from None
         values[field.name] = value
-    if min(values['lab_std']) <= 0 or min(values['max_concentrations']) <= 0:
+    if min(values['lab_std'] + values['context_lab_std']) <= 0 or min(values['max_concentrations']) <= 0:
         raise ValueError(f'stain target {path}: standard deviations and concentrations must be '
                          'positive')
     return StainTarget(**values)
+
+
+def context_mask(rgb: np.ndarray, cell: Optional[Tuple[float, float, float]] = None,
+                 margin: float = 1.5) -> np.ndarray:
+    """The pixels of a crop outside its white cell: background and red cells.
+
+    Args:
+        rgb (np.ndarray): HxWx3 RGB floats in [0, 1].
+        cell (tuple, optional): ``(row, column, diameter)`` of the white cell. Defaults to None
+            (:func:`~mmcell.datasets.transforms.find_cell`).
+        margin (float): The disc left out has ``margin`` times the cell's radius (the stained
+            blob is the nucleus; the cytoplasm lies around it). Defaults to 1.5.
+
+    Returns:
+        np.ndarray: HxW booleans; all True where no cell is found, or where the disc would
+        leave fewer than a tenth of the pixels.
+
+    Example:
+        >>> import numpy as np
+        >>> img = np.ones((64, 64, 3))
+        >>> img[27:37, 27:37] = (0.4, 0.2, 0.6)
+        >>> int(context_mask(img).sum()) < 64 * 64
+        True
+    """
+    from .reframe import find_cell
+    cell = find_cell(rgb) if cell is None else cell
+    if cell is None:
+        return np.ones(rgb.shape[:2], bool)
+    rows, cols = np.mgrid[:rgb.shape[0], :rgb.shape[1]]
+    mask = np.hypot(rows - cell[0], cols - cell[1]) > margin * cell[2] / 2
+    return mask if mask.mean() >= 0.1 else np.ones(rgb.shape[:2], bool)
 
 
 def background(rgb: np.ndarray) -> np.ndarray:
@@ -234,23 +272,24 @@ def fit_stain_target(images: Iterable[np.ndarray], channel_order: str = 'bgr',
         (4, True)
     """
     from .reframe import find_cell
-    stats, vectors, scales, fractions, backgrounds = [], [], [], [], []
+    stats, context, vectors, scales, fractions, backgrounds = [], [], [], [], [], []
     for img in images:
         rgb, _ = to_rgb_float(img, channel_order)
+        cell = find_cell(rgb)
         stats.append(lab_statistics(rgb))
+        context.append(lab_statistics(rgb, context_mask(rgb, cell) if cell else None))
         backgrounds.append(background(rgb))
         found = macenko_stains(rgb)
         if found is not None:
             vectors.append(found[0])
             scales.append(found[1])
-        cell = find_cell(rgb)
         if cell is not None:
             fractions.append(cell[2] / max(rgb.shape[:2]))
     if not stats:
         raise ValueError('fit_stain_target: no images')
     if not vectors or not fractions:
         raise ValueError('fit_stain_target: no image with enough stained pixels')
-    stats = np.stack(stats)
+    stats, context = np.stack(stats), np.stack(context)
     median = np.median(np.stack(vectors), axis=0)
     eosin, methylene_blue = median / np.linalg.norm(median, axis=1, keepdims=True)
 
@@ -260,6 +299,8 @@ def fit_stain_target(images: Iterable[np.ndarray], channel_order: str = 'bgr',
     return StainTarget(
         lab_mean=rounded(stats[:, 0].mean(0)), lab_std=rounded(stats[:, 1].mean(0)),
         lab_mean_spread=rounded(stats[:, 0].std(0)), lab_std_spread=rounded(stats[:, 1].std(0)),
+        context_lab_mean=rounded(context[:, 0].mean(0)),
+        context_lab_std=rounded(context[:, 1].mean(0)),
         eosin=rounded(eosin), methylene_blue=rounded(methylene_blue),
         max_concentrations=rounded(np.median(np.stack(scales), axis=0)),
         background=rounded(np.median(np.stack(backgrounds), axis=0)),
