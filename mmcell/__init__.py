@@ -10,7 +10,7 @@ checkpoints, an RoIPool with a CPU kernel); nothing else in the package changes 
 module.
 """
 from . import compat
-from . import datasets, evaluation, models, visualization  # noqa: F401,I001 (registers)
+from . import datasets, engine, evaluation, models, visualization  # noqa: F401,I001 (registers)
 from .version import __version__
 
 compat.install()

@@ -25,7 +25,9 @@ import mmcell  # noqa: F401 (registers)
 HELPER_MODULES = ('mmcell.datasets.splits', 'mmcell.datasets.cell_folders',
                   'mmcell.compat.atomic_checkpoints', 'mmcell.compat.cpu_distributed',
                   'mmcell.compat.quiet', 'mmcell.compat.roi_pool', 'mmcell.utils.progress',
-                  'mmcell.datasets.transforms.colour', 'mmcell.datasets.transforms.stain_target')
+                  'mmcell.datasets.transforms.colour', 'mmcell.datasets.transforms.stain_target',
+                  'mmcell.visualization.fields', 'mmcell.review.run', 'mmcell.review.page',
+                  'mmcell.review.corrections', 'mmcell.review.adaptation')
 OPTIONFLAGS = doctest.ELLIPSIS  # as pytest's doctest runner
 
 

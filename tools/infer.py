@@ -22,7 +22,7 @@ read is skipped with a warning and counted at the end; the other images still go
 Examples:
     python tools/infer.py smears/ --detector configs/cs_arfpn_r50_bccd.py det.pth \\
         --classifier configs/cellvit/cellvit_pbc.py cls.pth --tile-size 480 640 \\
-        --out-dir work_dirs/infer
+        --out-dir work_dirs/infer --report
     python tools/infer.py 'cells/*.jpg' --classifier configs/cellvit/cellvit_pbc.py cls.pth --topk 3
 """
 import argparse
@@ -34,8 +34,10 @@ from pathlib import Path
 
 import mmcv
 
-from mmcell.apis import classify, count_cells, detect, init_classifier, init_detector
+from mmcell.apis import (classify, count_cells, crop_cell, detect, init_classifier,
+                         init_detector)
 from mmcell.compat import quiet_known_warnings
+from mmcell.review import SmearRun, write_review_page
 from mmcell.uncertainty import differential_counts
 from mmcell.utils import load_config, track
 
@@ -58,10 +60,17 @@ def parse_args(argv=None):
     parser.add_argument('--coverage', type=coverage_arg,
                         help="conformal coverage for a classifier's trust state, in (0, 1) "
                         "(default: the state's own)")
+    parser.add_argument('--no-pictures', action='store_true',
+                        help="don't draw the fields (fields/*.png)")
+    parser.add_argument('--report', action='store_true',
+                        help='also write the review page (review.html), the white-cell crops '
+                        'and run.json (needs --detector and --classifier)')
     parser.add_argument('--device', default='cpu')
     args = parser.parse_args(argv)
     if not (args.classifier or args.detector):
         parser.error('give --classifier, --detector, or both')
+    if args.report and not (args.classifier and args.detector):
+        parser.error('--report reviews a smear run: give both --detector and --classifier')
     return args
 
 
@@ -96,7 +105,7 @@ def collect_images(inputs):
 
 
 def read_images(paths, skipped):
-    """Yield (path, BGR image); unreadable files go to ``skipped`` with the reason."""
+    """Yield (path, BGR image); unreadable files go to ``skipped`` as (path, reason)."""
     for path in paths:
         try:
             img = mmcv.imread(path)
@@ -106,7 +115,7 @@ def read_images(paths, skipped):
             reason = 'not an image, or truncated'
         if img is None:
             print(f'warning: skipped {path}: {reason}', file=sys.stderr)
-            skipped.append(path)
+            skipped.append((path, reason))
             continue
         yield path, img
 
@@ -140,6 +149,11 @@ def run_detection(args, paths, out_dir, skipped):
         classifier = init_classifier(load_config(args.classifier[0]), args.classifier[1],
                                      device=args.device)
     tile_size = tuple(args.tile_size) if args.tile_size else None
+    run = None
+    if args.report or not args.no_pictures:
+        run = SmearRun(out_dir, classifier.classes if classifier else [], args.white_class,
+                       crops=args.report, classifier=' '.join(args.classifier or ['none']),
+                       detector=' '.join(args.detector))
     cells, counts = [], []
     for path, img in track(read_images(paths, skipped), total=len(paths),
                            description=f'{"counting" if classifier else "detecting"} cells on '
@@ -153,6 +167,9 @@ def run_detection(args, paths, out_dir, skipped):
             result = count_cells(detector, classifier, img, args.white_class, args.score_thr,
                                  tile_size, args.overlap, coverage=args.coverage)
             image_cells, image_counts = result['cells'], result['counts']
+        if run is not None:
+            run.add_field(path, img, image_cells, crops=[
+                crop_cell(img, c['box']) for c in image_cells if 'cell_class' in c])
         cells += [dict(image=path, **cell) for cell in image_cells]
         counts.append(dict(image=path, **image_counts))
     stem = 'detections' if classifier is None else 'cells'
@@ -170,6 +187,13 @@ def run_detection(args, paths, out_dir, skipped):
     write_csv(out_dir / 'counts.csv', header, [[c[k] for k in header] for c in counts])
     if classifier is not None:
         write_differential(out_dir / 'differential.csv', cells, classifier.classes)
+    if run is not None:
+        for path, reason in skipped:
+            run.add_skipped(path, reason)
+        record = run.write()
+        print(f"wrote {len(record['fields'])} field pictures to {out_dir / 'fields'}")
+        if args.report:
+            print(f'wrote {write_review_page(record, out_dir)} (open it in a browser)')
     return counts
 
 

@@ -12,6 +12,7 @@
 #   MMCELL_PYTHON     the interpreter that creates the venv (default: python3.11, else python3)
 #   FORCE_CUDA=1      build mmcv's CUDA ops too (needs nvcc and a CUDA-capable torch; see README)
 #   MAX_JOBS          parallel compile jobs for mmcv (default: number of cores)
+#   MMCELL_CHROMIUM   the Chromium the browser tests drive (default: chromium on PATH)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,6 +26,19 @@ FLAVOUR=$([ "${FORCE_CUDA:-0}" = 1 ] && echo cuda || echo cpu)
 say() { printf '[setup_env] %s\n' "$*"; }
 pin() { sed -n "s/^$1==\([^ ]*\).*/\1/p" "$STACK"; }
 build_pin() { sed -n "s/^# mmcv-build: $1==\([^ ]*\).*/\1/p" "$STACK"; }
+
+# The review page's browser tests drive Debian's Chromium (headless, through Playwright, whose own
+# browser download needs a network the project does not assume). Installed when missing and
+# possible (root with apt-get); otherwise those tests skip, saying why.
+if ! command -v "${MMCELL_CHROMIUM:-chromium}" >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian's chromium (headless browser for the review page's tests)"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+      >/dev/null 2>&1 || say "could not install chromium: the browser tests will be skipped"
+  else
+    say "chromium is missing and this user cannot install it: the browser tests will be skipped"
+  fi
+fi
 
 # A stamp records what the environment was built from; if nothing changed there is nothing to do.
 fingerprint=$(cat "$STACK" "$TESTS" "$HF_PARITY" "$ROOT/setup.py" | sha256sum | cut -c1-16)-$FLAVOUR

@@ -1,0 +1,154 @@
+"""The review page in a real browser: headless Chromium (Debian's) driven by Playwright.
+
+Skipped, saying why, only where no Chromium or Playwright can be had (tools/setup_env.sh
+installs both where it can)."""
+import csv
+import json
+
+import pytest
+
+from mmcell.review import read_corrections
+from mmcell.review.browser import BrowserUnavailable, chromium_path, open_page
+from mmcell.uncertainty import proportion_interval
+
+from ..conftest import PBC_CLASSES, load_tool
+
+
+@pytest.fixture(scope='module')
+def browser():
+    try:
+        chromium_path()
+        import playwright  # noqa: F401
+    except (BrowserUnavailable, ImportError) as err:
+        pytest.skip(f'no headless browser here: {err}')
+
+
+@pytest.fixture(scope='module')
+def infer():
+    return load_tool('tools/infer.py')
+
+
+@pytest.fixture(scope='module')
+def smear_run(infer, cell_classifier, cell_detector, synthetic_data, tmp_path_factory):
+    """tools/infer.py --report on two synthetic smears and one broken file (random weights,
+    each smear's 6 boxes; the detector's 'RBC' boxes stand for white cells)."""
+    out = tmp_path_factory.mktemp('run')
+    images = synthetic_data / 'bccd' / 'BCCD' / 'JPEGImages'
+    broken = out.parent / 'broken.jpg'
+    broken.write_bytes(b'\xff\xd8\xff not really a jpeg')
+    infer.main([str(images / 'Smear_00006.jpg'), str(images / 'Smear_00007.jpg'), str(broken),
+                '--detector', *cell_detector, '--classifier', *cell_classifier,
+                '--score-thr', '0', '--white-class', 'RBC', '--report', '--out-dir', str(out)])
+    return out
+
+
+def shown_rows(page):
+    return {row.get_attribute('data-class'): [td.inner_text() for td in row.query_selector_all('td')]
+            for row in page.query_selector_all('#differential tbody tr')}
+
+
+def csv_rows(path):
+    with open(path) as f:
+        return {r['class']: r for r in csv.DictReader(f)}
+
+
+def test_infer_writes_field_pictures_crops_and_the_page(smear_run):
+    record = json.loads((smear_run / 'run.json').read_text())
+    assert len(record['fields']) == 2 and len(list((smear_run / 'fields').glob('*.png'))) == 2
+    assert record['cells'] and len(list((smear_run / 'crops').glob('*.png'))) == len(
+        record['cells'])
+    assert [s['image'].rsplit('/', 1)[-1] for s in record['skipped']] == ['broken.jpg']
+    assert (smear_run / 'review.html').is_file()
+
+
+def test_page_loads_from_disk_and_shows_what_the_csv_holds(browser, smear_run):
+    expected = csv_rows(smear_run / 'differential.csv')
+    record = json.loads((smear_run / 'run.json').read_text())
+    with open_page(smear_run / 'review.html') as (page, errors):
+        shown = shown_rows(page)
+        for name in PBC_CLASSES:
+            count, percent, ci = shown[name][1:]
+            row = expected[name]
+            assert count == row['count'], name
+            if int(row['count']) or float(row['percent']) == float(row['percent']):
+                assert percent == row['percent'], name
+                assert ci == f"{row['ci95_low']}\u2013{row['ci95_high']}", name
+        assert shown['unidentified'][1] == expected['unidentified']['count']
+        crops = page.query_selector_all('.crop')
+        assert len(crops) == len(record['cells'])
+        for group in page.query_selector_all('.group'):  # least certain first
+            scores = [float(c.inner_text().split('p=')[1].split()[0])
+                      for c in group.query_selector_all('.crop')]
+            assert scores == sorted(scores)
+        assert 'broken.jpg' in page.inner_text('#skipped')
+        page.evaluate("document.querySelectorAll('img').forEach(i => { i.loading = 'eager'; })")
+        page.wait_for_function("[...document.images].every(i => i.complete && i.naturalWidth)")
+        crops[0].query_selector('img').click()  # the crop's place in its field
+        field = record['cells'][[c['id'] for c in record['cells']].index(
+            crops[0].get_attribute('data-cell'))]['field']
+        assert page.query_selector(f'#field-{field} .mark') is not None
+    assert errors == []
+
+
+def test_reassigning_changes_the_counts_and_the_corrections_feed_the_fine_tune(
+        browser, smear_run, cell_classifier, tmp_path):
+    with open_page(smear_run / 'review.html', downloads=True) as (page, errors):
+        before = shown_rows(page)
+        cards = page.query_selector_all('.crop')
+        assert len(cards) >= 4
+        predicted = [card.query_selector('select').input_value() for card in cards[:4]]
+        new = next(c for c in PBC_CLASSES if c != predicted[0])
+        for card in cards[:2]:  # two cells to `new`, two confirmed as predicted
+            card.query_selector('select').select_option(new)
+        for card in cards[2:4]:
+            card.query_selector('.confirm').click()
+        after = shown_rows(page)
+        expected = {c: int(before[c][1]) for c in PBC_CLASSES}
+        for old in predicted[:2]:
+            expected[old] -= 1
+            expected[new] += 1
+        assert {c: int(after[c][1]) for c in PBC_CLASSES} == expected
+        total = sum(expected.values())
+        low, high = proportion_interval(expected[new], total)
+        assert after[new][2:] == [f'{100 * expected[new] / total:.1f}',
+                                  f'{100 * low:.1f}\u2013{100 * high:.1f}']
+        reassigned = sum(old != new for old in predicted[:2])
+        assert page.inner_text('#changes') == f'4 cells reviewed, {reassigned} reassigned'
+        page.reload()  # the work survives a reload
+        assert page.inner_text('#changes') == f'4 cells reviewed, {reassigned} reassigned'
+        with page.expect_download() as download:
+            page.click('#save')
+        saved = smear_run / 'corrections.json'
+        download.value.save_as(saved)
+    assert errors == []
+    cells, classes = read_corrections(saved, smear_run)
+    assert list(classes) == list(PBC_CLASSES)
+    assert len(cells) == 4
+    assert sorted((c.predicted, c.label) for c in cells) == sorted(
+        [(p, new) for p in predicted[:2]] + [(p, p) for p in predicted[2:4]])
+    adapt = load_tool('tools/adapt_classifier.py')
+    adapt.main([*cell_classifier, str(smear_run), str(saved), '--work-dir', str(tmp_path),
+                '--iters', '1', '--holdout', '0.5'])
+    report = json.loads((tmp_path / 'adaptation.json').read_text())
+    assert report['train_cells'] + report['held_back'] == 4 and report['iters'] == 1
+    assert (tmp_path / 'iter_1.pth').is_file()
+
+
+def test_page_intervals_are_the_exact_binomial_ones(browser, smear_run):
+    with open_page(smear_run / 'review.html') as (page, _):
+        for k, n in [(0, 100), (10, 100), (37, 200), (200, 200), (1, 3), (512, 1000)]:
+            low, high = page.evaluate(f'mmcellProportionInterval({k}, {n}, 0.95)')
+            assert (low, high) == pytest.approx(proportion_interval(k, n), abs=1e-6)
+
+
+def test_a_run_without_white_cells_still_has_a_page(browser, infer, cell_classifier,
+                                                    cell_detector, synthetic_data, tmp_path):
+    image = synthetic_data / 'bccd' / 'BCCD' / 'JPEGImages' / 'Smear_00006.jpg'
+    infer.main([str(image), '--detector', *cell_detector, '--classifier', *cell_classifier,
+                '--score-thr', '0', '--white-class', 'none-such', '--report',
+                '--out-dir', str(tmp_path)])
+    with open_page(tmp_path / 'review.html') as (page, errors):
+        assert page.inner_text('#no-cells') == 'No white cells were found in the 1 field of ' \
+            'this run.'
+        assert shown_rows(page)['identified'][1] == '0'
+    assert errors == []

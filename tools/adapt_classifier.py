@@ -1,0 +1,112 @@
+"""Adapt a classifier to your lab from the corrections saved on a review page.
+
+Reads the corrections file (checked against the run it came from: ``tools/infer.py --report``),
+keeps the reviewed cells that have a class (reassigned or confirmed; ``unidentified`` and ``not a
+white cell`` are no class to learn), holds a seeded share of each class back for checking,
+fine-tunes the checkpoint on the rest with a short CPU schedule (``--train head``: the head
+only; ``last-stage``: also the backbone's last stage; ``all``), and reports accuracy, macro F1
+and per-class recall on the held-back cells before and after. Writes the new checkpoint, the
+annotation lists (mmpretrain's format) and ``adaptation.json`` into ``--work-dir``.
+
+The new checkpoint has no trust state: a state fitted for the old weights would be refused
+(fit one with ``tools/analysis_tools/fit_trust.py`` on validation cells of your lab).
+
+Example:
+    python tools/adapt_classifier.py configs/cellvit/cellvit_pbc.py cls.pth \\
+        work_dirs/infer ~/Downloads/corrections-1a2b3c4d.json --work-dir work_dirs/adapted
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from mmcell.apis import init_classifier
+from mmcell.compat import quiet_known_warnings
+from mmcell.review import (TRAIN_PARTS, CorrectionsError, evaluate_crops, finetune,
+                           iterations_for, read_corrections, stratified_split,
+                           write_annotation_list)
+from mmcell.utils import load_config
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', help="the classifier's config")
+    parser.add_argument('checkpoint', help='the checkpoint that classified the run')
+    parser.add_argument('run_dir', help='the folder tools/infer.py --report wrote')
+    parser.add_argument('corrections', help='the file saved from the review page')
+    parser.add_argument('--work-dir', default='work_dirs/adapted', help='where the files go')
+    parser.add_argument('--train', choices=TRAIN_PARTS, default='head',
+                        help='what is fine-tuned (default: head)')
+    parser.add_argument('--iters', type=int,
+                        help='training iterations (default: about 30 passes over the cells, '
+                        'at least 60)')
+    parser.add_argument('--lr', type=float, help='AdamW learning rate (default by --train)')
+    parser.add_argument('--holdout', type=float, default=0.3,
+                        help='share of each class held back for the before/after report '
+                        '(default 0.3; 0: train on all, no report)')
+    parser.add_argument('--seed', type=int, default=0)
+    return parser.parse_args(argv)
+
+
+def format_report(before, after):
+    names = sorted(set(before['recall']) | set(after['recall']))
+    lines = [f'{"":<18}{"before":>9}{"after":>9}',
+             f'{"accuracy":<18}{before["accuracy"]:>9.2f}{after["accuracy"]:>9.2f}',
+             f'{"macro F1":<18}{before["macro_f1"]:>9.2f}{after["macro_f1"]:>9.2f}']
+    lines += [f'{name + " recall":<18}{before["recall"][name]:>9.2f}{after["recall"][name]:>9.2f}'
+              for name in names]
+    return '\n'.join(lines)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    quiet_known_warnings()
+    try:
+        cells, classes = read_corrections(args.corrections, args.run_dir)
+    except (CorrectionsError, FileNotFoundError, ValueError) as err:
+        sys.exit(f'error: {err}')
+    cfg = load_config(args.config)
+    original = init_classifier(cfg, args.checkpoint, trust=None)
+    if list(original.classes) != list(classes):
+        sys.exit(f'error: {args.checkpoint} has the classes {list(original.classes)}; the run '
+                 f'in {args.run_dir} was classified into {classes}')
+    labelled = [cell for cell in cells if cell.label in classes]
+    print(f'{len(cells)} reviewed cells in {args.corrections}: {len(labelled)} with a class, '
+          f'{sum(c.label != c.predicted for c in cells)} reassigned')
+    if len(labelled) < 2:
+        sys.exit('error: fewer than 2 reviewed cells have a class; review more cells on the '
+                 'page (reassign or confirm them) and save again')
+    train_idx, held_idx = stratified_split([c.label for c in labelled], args.holdout, args.seed)
+    train = [labelled[i] for i in train_idx]
+    held = [labelled[i] for i in held_idx]
+    work_dir = Path(args.work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    write_annotation_list(train, classes, work_dir / 'train.txt')
+    write_annotation_list(held, classes, work_dir / 'held_back.txt')
+    iters = args.iters or iterations_for(len(train))
+    print(f'fine-tuning the {args.train} on {len(train)} cells for {iters} iterations; '
+          f'{len(held)} held back')
+
+    start = time.perf_counter()
+    checkpoint = finetune(cfg, args.checkpoint, work_dir / 'train.txt', classes,
+                          work_dir, train=args.train, iters=iters, lr=args.lr, seed=args.seed)
+    seconds = time.perf_counter() - start
+    report = dict(corrections=str(args.corrections), run_dir=str(args.run_dir),
+                  checkpoint=str(checkpoint), original=str(args.checkpoint), train=args.train,
+                  iters=iters, seed=args.seed, train_cells=len(train), held_back=len(held),
+                  seconds=round(seconds, 1))
+    print(f'fine-tuned in {seconds:.0f} s: {checkpoint}')
+    if held:
+        crops = [str(c.crop) for c in held]
+        labels = [c.label for c in held]
+        before = evaluate_crops(original, crops, labels)
+        after = evaluate_crops(init_classifier(cfg, str(checkpoint), trust=None), crops, labels)
+        report.update(before=before, after=after)
+        print(f'On the {len(held)} held-back corrected cells:\n' + format_report(before, after))
+    (work_dir / 'adaptation.json').write_text(json.dumps(report, indent=1))
+    print(f"wrote {work_dir / 'adaptation.json'}")
+
+
+if __name__ == '__main__':
+    main()
