@@ -11,7 +11,8 @@
 3. Pictures: where CellViT's sparse attention looked, one per class; C2-C4/P2-P4 feature maps of a
    test smear (``tools/visualization/``).
 4. The smear pipeline (``tools/infer.py``: detect, crop white cells, classify, count) on the test
-   smears, its counts printed next to the ground truth.
+   smears, its counts printed next to the ground truth, with the field pictures and the review
+   page (``smear_counts/review.html``: open it in a browser).
 
 Everything goes to ``work_dirs/demo``; the steps run the same tools a user would.
 """
@@ -147,13 +148,15 @@ def main(argv=None):
 
     counts_dir = work_dir / 'smear_counts'
     run('tools/infer.py', *smears, '--detector', DET_CONFIG, det_ckpt,
-        '--classifier', CLS_CONFIG, cls_ckpt, '--out-dir', counts_dir, data_root=det_root)
+        '--classifier', CLS_CONFIG, cls_ckpt, '--report', '--out-dir', counts_dir,
+        data_root=det_root)
     print_counts(ROOT / counts_dir / 'counts.csv', ground_truth(voc, set(names)))
 
     print(f'\nDone. Data: classification on {roots["classification"][1]}; detection on '
           f'{roots["detection"][1]}.\nReports (classification_report.csv, confusion_matrix.png, '
           f'detection_report.csv, pr_curves.png) are in the timestamped folders under {cls_dir} '
-          f'and {det_dir}; pictures in {pictures}; smear counts in {counts_dir}.')
+          f'and {det_dir}; pictures in {pictures}; smear counts in {counts_dir}, to review in '
+          f'{counts_dir / "review.html"} (open it in a browser).')
 
 
 if __name__ == '__main__':

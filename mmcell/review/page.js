@@ -118,7 +118,9 @@ function renderCounts() {
               el('td', {text: cells[0]}), el('td', {text: RUN.intervals ? cells[1] : ''}));
     body.append(tr);
   };
-  for (const name of RUN.classes) row(name, t.counts[name], percentCells(t.counts[name], t.identified));
+  for (const name of RUN.classes) {
+    row(name, t.counts[name], percentCells(t.counts[name], t.identified));
+  }
   row('identified', t.identified, [t.identified ? '100.0' : '\u2014', ''], 'apart');
   row(UNIDENTIFIED, t.unidentified, percentCells(t.unidentified, t.total), 'apart',
       `${UNIDENTIFIED} (% of all ${t.total} white cells)`);

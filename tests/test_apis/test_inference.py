@@ -116,8 +116,9 @@ def test_infer_tool_smear_pipeline_writes_counts(cell_classifier, cell_detector,
                                                  tmp_path):
     images = synthetic_data / 'bccd' / 'BCCD' / 'JPEGImages' / 'Smear_0000[67].jpg'
     run_tool('tools/infer.py', images, '--detector', *cell_detector, '--classifier',
-             *cell_classifier, '--score-thr', '0', '--white-class', 'RBC',
+             *cell_classifier, '--score-thr', '0', '--white-class', 'RBC', '--no-pictures',
              '--out-dir', tmp_path)
+    assert not (tmp_path / 'fields').exists() and not (tmp_path / 'review.html').exists()
     with open(tmp_path / 'counts.csv') as f:
         counts = list(csv.DictReader(f))
     names = [c['image'].rsplit('/', 1)[-1] for c in counts]
@@ -139,9 +140,13 @@ def test_infer_tool_detection_only_and_missing_input(cell_detector, synthetic_da
              '--score-thr', '0', '--out-dir', tmp_path)
     with open(tmp_path / 'detections.csv') as f:
         assert len(list(csv.DictReader(f))) == 6
+    assert [p.name for p in (tmp_path / 'fields').iterdir()] == ['0000_Smear_00006.png']
     with open(tmp_path / 'counts.csv') as f:
         (row, ) = list(csv.DictReader(f))
     assert sum(int(row[k]) for k in SMEAR_CLASSES) == 6
     proc = run_tool('tools/infer.py', tmp_path / 'nothing_here', '--detector', *cell_detector,
                     check=False)
     assert proc.returncode != 0 and 'nothing_here does not exist' in proc.stderr
+    proc = run_tool('tools/infer.py', smear(synthetic_data), '--detector', *cell_detector,
+                    '--report', check=False)
+    assert proc.returncode == 2 and '--report reviews a smear run: give both' in proc.stderr

@@ -21,7 +21,8 @@ def run_dir(tmp_path):
     """A run of two fields: three white cells and a red cell, one image unreadable."""
     run = SmearRun(tmp_path, CLASSES)
     img = np.full((120, 160, 3), 230, np.uint8)
-    cells = [white([10, 10, 50, 50], 'neutrophil', 0.9), white([60, 10, 100, 50], 'lymphocyte', 0.4),
+    cells = [white([10, 10, 50, 50], 'neutrophil', 0.9),
+             white([60, 10, 100, 50], 'lymphocyte', 0.4),
              dict(box=[110, 60, 140, 90], label='RBC', score=0.8)]
     run.add_field('a/smear_1.jpg', img, cells, crops=[img[:40, :40], img[:40, 50:90]])
     run.add_field('b/smear_2.jpg', img, [white([20, 20, 60, 60], 'unidentified', 0.3, True)],

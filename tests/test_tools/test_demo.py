@@ -28,6 +28,8 @@ def test_demo_runs_every_step_on_synthetic_data(tmp_path):
     # The smear pipeline's counts, printed next to the generator's ground truth.
     with open(work / 'smear_counts' / 'counts.csv') as f:
         assert len(list(csv.DictReader(f))) == 2
+    assert len(list((work / 'smear_counts' / 'fields').glob('*.png'))) == 2
+    assert (work / 'smear_counts' / 'review.html').is_file()
     with open(data / 'bccd' / 'BCCD' / 'ground_truth.csv') as f:
         truth = {row['image']: row for row in csv.DictReader(f)}
     for name in ('Smear_00006', 'Smear_00007'):

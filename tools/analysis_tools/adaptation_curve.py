@@ -56,7 +56,9 @@ def write_crops(data_root, classes, out):
     dataset = BCCDWBCDataset(data_root=data_root, classes=classes, lazy_init=False)
     out.mkdir(parents=True, exist_ok=True)
     paths, labels = [], []
-    for item in track(dataset.data_list, description=f'cropping {len(dataset)} white cells'):
+    items = (dataset.get_data_info(i) for i in range(len(dataset)))
+    for item in track(items, total=len(dataset),
+                      description=f'cropping {len(dataset)} white cells'):
         path = out / (Path(item['img_path']).stem + '.png')
         if not path.is_file():
             cv2.imwrite(str(path), crop_cell(mmcv.imread(item['img_path']), item['cell_box']))
