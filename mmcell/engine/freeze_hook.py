@@ -27,8 +27,8 @@ class FreezeHook(Hook):
             last stage). Defaults to ``()``.
 
     Raises:
-        ValueError: A prefix names no parameter of the model (both named), or nothing is left
-            to train.
+        ValueError: A prefix names no module or parameter of the model (both named), or
+            nothing is left to train.
 
     Example:
         >>> import torch.nn as nn
@@ -56,9 +56,10 @@ class FreezeHook(Hook):
     def before_train(self, runner) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         names = [name for name, _ in model.named_parameters()]
+        names += [name for name, _ in model.named_modules() if name]
         for prefix in self.frozen + self.trainable:
             if not any(_under(name, [prefix]) for name in names):
-                raise ValueError(f'FreezeHook: {prefix!r} names no parameter of '
+                raise ValueError(f'FreezeHook: {prefix!r} names no part of '
                                  f'{type(model).__name__} (its parts: '
                                  f'{sorted({n.split(".")[0] for n in names})})')
         left = 0

@@ -50,8 +50,10 @@ def last_stage_prefixes(backbone_cfg: Dict) -> List[str]:
         from mmcell.models import ConvTokenViT
         arch = ConvTokenViT._arch_settings(backbone_cfg.get('arch', 'cvt-13'))
         last = len(arch['depths']) - 1
-        return [f'backbone.stages.{last}', f'backbone.embeds.{last}', 'backbone.cls_token',
-                'backbone.norm']
+        final_norm = backbone_cfg.get('final_norm', True) and backbone_cfg.get(
+            'out_type', 'cls_token') != 'sparse_attention'  # the sparse head holds that norm
+        return [f'backbone.stages.{last}', f'backbone.embeds.{last}', 'backbone.cls_token'
+                ] + (['backbone.norm'] if final_norm else [])
     if kind in ('ResNet', 'ResNetV1c', 'ResNetV1d', 'ResNeXt', 'SEResNet'):
         return [f"backbone.layer{backbone_cfg.get('num_stages', 4)}"]
     raise ValueError(f'mmcell does not know the last stage of a {kind!r} backbone; '
@@ -61,7 +63,7 @@ def last_stage_prefixes(backbone_cfg: Dict) -> List[str]:
 def adaptation_config(cfg: Config, checkpoint: str, ann_file: Union[str, Path],
                       classes: Sequence[str], work_dir: Union[str, Path], train: str = 'head',
                       iters: int = 150, lr: Optional[float] = None, batch_size: int = 16,
-                      seed: int = 0) -> Config:
+                      seed: int = 0, log_level: str = 'INFO') -> Config:
     """A classifier's config turned into its fine-tune on an annotation list.
 
     Args:
@@ -77,6 +79,8 @@ def adaptation_config(cfg: Config, checkpoint: str, ann_file: Union[str, Path],
             3e-4 with the last stage, 1e-4 for all.
         batch_size (int): Defaults to 16.
         seed (int): Defaults to 0.
+        log_level (str): The Runner's log level (``'WARNING'``: no per-iteration lines).
+            Defaults to ``'INFO'``.
 
     Returns:
         mmengine.Config: A config for ``Runner.from_cfg``.
@@ -112,6 +116,7 @@ def adaptation_config(cfg: Config, checkpoint: str, ann_file: Union[str, Path],
         if frozen else []
     cfg.load_from, cfg.resume = str(checkpoint), False
     cfg.randomness = dict(seed=seed)
+    cfg.log_level = log_level
     cfg.work_dir = str(work_dir)
     return cfg
 
@@ -127,7 +132,7 @@ def finetune(cfg: Config, checkpoint: str, ann_file: Union[str, Path], classes: 
         classes (Sequence[str]): Its classes.
         work_dir (str | Path): Where the run writes.
         **kwargs: :func:`adaptation_config`'s ``train``, ``iters``, ``lr``, ``batch_size``,
-            ``seed``.
+            ``seed``, ``log_level``.
 
     Returns:
         Path: ``<work_dir>/iter_<iters>.pth``.

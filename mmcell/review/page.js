@@ -218,7 +218,9 @@ function renderFields() {
   RUN.fields.forEach((field, i) => {
     const whites = RUN.cells.filter(cell => cell.field === i).length;
     fields.append(el('figure', {class: 'field', id: `field-${i}`},
+      // width/height reserve the picture's place before it loads, so the layout holds still
       el('div', {class: 'frame'}, el('img', {src: field.picture, alt: field.image,
+                                             width: field.width, height: field.height,
                                              loading: 'lazy'})),
       el('figcaption', {text: `${field.image}: ${field.cells} cells, ${whites} white`})));
   });

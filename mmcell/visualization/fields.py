@@ -97,6 +97,8 @@ def draw_field(img: np.ndarray,
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
         ty = y1 - 2 if y1 - th - base - 2 >= 0 else min(out.shape[0] - 1, y2 + th + 2)
         cv2.rectangle(out, (x1, ty - th - base), (x1 + tw + 2, ty + 1), colour, -1)
+        b, g, r = colour  # dark text on light colours (platelet yellow), white on the rest
+        ink = (0, 0, 0) if 0.299 * r + 0.587 * g + 0.114 * b > 150 else (255, 255, 255)
         cv2.putText(out, text, (x1 + 1, ty - base + 1), cv2.FONT_HERSHEY_SIMPLEX, font_scale,
-                    (255, 255, 255), 1, cv2.LINE_AA)
+                    ink, 1, cv2.LINE_AA)
     return out

@@ -46,8 +46,8 @@ def test_freeze_hook_names_a_prefix_that_matches_nothing(cell_crops, tmp_path):
         dict(type='FreezeHook', frozen=['backbone.stages'])]))
     cfg = Config.fromfile(config)
     cfg.work_dir = str(tmp_path / 'run')
-    with pytest.raises(ValueError, match=r"'backbone.stages' names no parameter of "
-                       r"ImageClassifier \(its parts: \['backbone', 'head'\]\)"):
+    with pytest.raises(ValueError, match=r"'backbone.stages' names no part of ImageClassifier "
+                       r"\(its parts: \['backbone', 'data_preprocessor', 'head', 'neck'\]\)"):
         Runner.from_cfg(cfg).train()
 
 
@@ -72,9 +72,25 @@ def test_adaptation_config_keeps_the_model_and_pipeline(cell_classifier, tmp_pat
     assert tuned.val_dataloader is None and tuned.load_from == cell_classifier[1]
     assert tuned.optim_wrapper.optimizer.lr == 3e-4
     assert tuned.custom_hooks == [dict(type='FreezeHook', frozen=['backbone'], trainable=[
-        'backbone.stages.2', 'backbone.embeds.2', 'backbone.cls_token', 'backbone.norm'])]
+        'backbone.stages.2', 'backbone.embeds.2', 'backbone.cls_token'])]  # sparse head: no norm
     with pytest.raises(ValueError, match="train must be one of"):
         adaptation_config(cfg, cell_classifier[1], 'a', PBC_CLASSES, tmp_path, train='neck')
+
+
+def test_finetune_of_the_last_stage_leaves_the_earlier_stages(cell_classifier, synthetic_data,
+                                                               tmp_path):
+    crops = sorted((synthetic_data / 'pbc' / 'PBC_dataset_normal_DIB').rglob('*.jpg'))[:8]
+    cells = [CorrectedCell(p.stem, p, '', p.parent.name) for p in crops]
+    write_annotation_list(cells, PBC_CLASSES, tmp_path / 'ann.txt')
+    checkpoint = finetune(load_config(cell_classifier[0]), cell_classifier[1],
+                          tmp_path / 'ann.txt', PBC_CLASSES, tmp_path / 'run',
+                          train='last-stage', iters=1, batch_size=4, log_level='WARNING')
+    old, new = state(cell_classifier[1]), state(checkpoint)
+    changed = {k for k in old if not torch.equal(old[k], new[k])}
+    assert any(k.startswith('backbone.stages.2.') for k in changed)
+    assert any(k.startswith('head.') for k in changed)
+    assert not [k for k in changed if k.startswith(('backbone.stages.0.', 'backbone.stages.1.',
+                                                    'backbone.embeds.0.', 'backbone.embeds.1.'))]
 
 
 def test_finetune_of_the_head_changes_only_the_head(cell_classifier, synthetic_data, tmp_path):

@@ -107,7 +107,8 @@ def main(argv=None):
             start = time.perf_counter()
             checkpoint = finetune(cfg, args.checkpoint, run_dir / 'train.txt', classes, run_dir,
                                   train=args.train,
-                                  iters=args.iters or iterations_for(len(picked)), seed=seed)
+                                  iters=args.iters or iterations_for(len(picked)), seed=seed,
+                                  log_level='WARNING')
             seconds = time.perf_counter() - start
             after = evaluate_crops(init_classifier(cfg, str(checkpoint), trust=None),
                                    test_crops, test_labels)
