@@ -3,8 +3,9 @@
 Reads the corrections file (checked against the run it came from: ``tools/infer.py --report``),
 keeps the reviewed cells that have a class (reassigned or confirmed; ``unidentified`` and ``not a
 white cell`` are no class to learn), holds a seeded share of each class back for checking,
-fine-tunes the checkpoint on the rest with a short CPU schedule (``--train head``: the head
-only; ``last-stage``: also the backbone's last stage; ``all``), and reports accuracy, macro F1
+fine-tunes the checkpoint on the rest with a short CPU schedule (``--train all``, the default:
+every layer; ``last-stage``: the head and the backbone's last stage; ``head``: the head only),
+and reports accuracy, macro F1
 and per-class recall on the held-back cells before and after. Writes the new checkpoint, the
 annotation lists (mmpretrain's format) and ``adaptation.json`` into ``--work-dir``.
 
@@ -36,8 +37,8 @@ def parse_args(argv=None):
     parser.add_argument('run_dir', help='the folder tools/infer.py --report wrote')
     parser.add_argument('corrections', help='the file saved from the review page')
     parser.add_argument('--work-dir', default='work_dirs/adapted', help='where the files go')
-    parser.add_argument('--train', choices=TRAIN_PARTS, default='head',
-                        help='what is fine-tuned (default: head)')
+    parser.add_argument('--train', choices=TRAIN_PARTS, default='all',
+                        help='what is fine-tuned (default: all, the best measured on BCCD)')
     parser.add_argument('--iters', type=int,
                         help='training iterations (default: about 30 passes over the cells, '
                         'at least 60)')

@@ -41,7 +41,7 @@ def test_adapt_reports_before_and_after_on_held_back_cells(adapt, cell_classifie
     out = capsys.readouterr().out
     report = json.loads((tmp_path / 'out' / 'adaptation.json').read_text())
     assert report['train_cells'] + report['held_back'] == 10 and report['held_back'] >= 1
-    assert report['iters'] == 2 and report['train'] == 'head'
+    assert report['iters'] == 2 and report['train'] == 'all'
     for part in ('before', 'after'):
         assert report[part]['cells'] == report['held_back']
         assert 0 <= report[part]['accuracy'] <= 100

@@ -45,7 +45,8 @@ def parse_args(argv=None):
     parser.add_argument('--draws', type=int, default=3, help='seeded draws per k (default 3)')
     parser.add_argument('--max-share', type=float, default=0.5,
                         help='most of a class that is drawn (default 0.5)')
-    parser.add_argument('--train', choices=TRAIN_PARTS, default='head')
+    parser.add_argument('--train', choices=TRAIN_PARTS, default='all',
+                        help='what is fine-tuned (default: all, as tools/adapt_classifier.py)')
     parser.add_argument('--iters', type=int, help='as tools/adapt_classifier.py')
     parser.add_argument('--work-dir', default='work_dirs/adaptation_curve')
     return parser.parse_args(argv)
