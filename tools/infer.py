@@ -71,6 +71,8 @@ def parse_args(argv=None):
         parser.error('give --classifier, --detector, or both')
     if args.report and not (args.classifier and args.detector):
         parser.error('--report reviews a smear run: give both --detector and --classifier')
+    if args.report and args.no_pictures:
+        parser.error('--report shows the field pictures: leave out --no-pictures')
     return args
 
 
@@ -188,12 +190,16 @@ def run_detection(args, paths, out_dir, skipped):
     if classifier is not None:
         write_differential(out_dir / 'differential.csv', cells, classifier.classes)
     if run is not None:
+        print(f"wrote {len(run.record['fields'])} field pictures to {out_dir / 'fields'}")
+    if args.report:
         for path, reason in skipped:
             run.add_skipped(path, reason)
-        record = run.write()
-        print(f"wrote {len(record['fields'])} field pictures to {out_dir / 'fields'}")
-        if args.report:
-            print(f'wrote {write_review_page(record, out_dir)} (open it in a browser)')
+        print(f'wrote {write_review_page(run.write(), out_dir)} (open it in a browser)')
+    else:  # a page left by an earlier --report run here would show this run's pictures
+        for name in ('review.html', 'run.json'):
+            if (out_dir / name).is_file():
+                (out_dir / name).unlink()
+                print(f'removed {out_dir / name} of an earlier run (this run has no --report)')
     return counts
 
 

@@ -21,6 +21,9 @@ class FreezeHook(Hook):
     the whole model in train mode). With the whole backbone frozen, autograd does not go through
     it, so a step costs little more than its forward pass.
 
+    It freezes in ``before_train``, after the Runner has wrapped the model: under distributed
+    training give the wrapper ``find_unused_parameters=True``.
+
     Args:
         frozen (Sequence[str]): Prefixes of what is frozen. Defaults to ``('backbone',)``.
         trainable (Sequence[str]): Prefixes inside those that still train (e.g. the backbone's

@@ -90,7 +90,13 @@ def adaptation_config(cfg: Config, checkpoint: str, ann_file: Union[str, Path],
     if lr is None:
         lr = {'head': 1e-3, 'last-stage': 3e-4, 'all': 1e-4}[train]
     cfg = Config(cfg.to_dict(), filename=cfg.filename)
-    pipeline = cfg.train_dataloader.dataset.get('pipeline', cfg.get('train_pipeline'))
+    dataset = cfg.train_dataloader.dataset
+    while 'pipeline' not in dataset and 'dataset' in dataset:  # e.g. ClassBalancedDataset
+        dataset = dataset.dataset
+    pipeline = dataset.get('pipeline', cfg.get('train_pipeline'))
+    if not pipeline:
+        raise ValueError(f'{cfg.filename} has no training pipeline (train_dataloader.dataset.'
+                         'pipeline or train_pipeline) for the fine-tune to use')
     cfg.train_dataloader = dict(
         batch_size=batch_size, num_workers=0, persistent_workers=False,
         dataset=dict(type='CustomDataset', ann_file=str(ann_file), data_prefix='',

@@ -101,6 +101,9 @@ def read_corrections(path: Union[str, Path],
         if not isinstance(entry, dict) or not {'id', 'label'} <= set(entry):
             raise CorrectionsError(f'{where} is not a cell with an id and a label: {entry!r}')
         cell_id, label = entry['id'], entry['label']
+        if not (isinstance(cell_id, str) and isinstance(label, str)):
+            raise CorrectionsError(f'{where}: its id and label must be strings, got '
+                                   f'{cell_id!r} and {label!r}')
         where += f' (cell {cell_id!r})'
         if cell_id not in known:
             raise CorrectionsError(f'{where} names a cell that is not in the run in {run_dir}')

@@ -12,6 +12,10 @@ const STORE = 'mmcell-review-' + RUN.id;
 // Per cell id: {label, reviewed}. Unreviewed cells keep their predicted class.
 let review = {};
 try { review = JSON.parse(window.localStorage.getItem(STORE)) || {}; } catch (e) { review = {}; }
+const CELL_IDS = new Set(RUN.cells.map(cell => cell.id));
+for (const [id, entry] of Object.entries(review)) {  // keep only what this page can show
+  if (!CELL_IDS.has(id) || !entry || !OPTIONS.includes(entry.label)) delete review[id];
+}
 
 function labelOf(cell) { return (review[cell.id] || {}).label || cell.predicted; }
 function persist() {

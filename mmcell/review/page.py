@@ -53,8 +53,9 @@ def write_review_page(record: Dict, out_dir: Union[str, Path],
         raise ValueError(f'cells {missing[:5]} have no crop: the review page needs a run that '
                          'saved its crops')
     html, css, js = (path.read_text() for path in _ASSETS)
-    # Inside <script>, only "</" can end the element early; JSON allows "<\/" for it.
-    data = json.dumps(record).replace('</', '<\\/')
+    # Inside <script>, "</script" ends the element and "<!--" changes how it is read: no "<"
+    # at all ("\u003c" is the same character to JSON).
+    data = json.dumps(record).replace('<', '\\u003c')
     parts = dict(TITLE=escape(title), CSS=css, DATA=data, JS=js)
     page = re.sub(r'__(TITLE|CSS|DATA|JS)__', lambda m: parts[m.group(1)], html)  # one pass
     path = Path(out_dir) / 'review.html'

@@ -7,6 +7,7 @@ the run's folder holds it; a corrections file saved from the page names the run'
 :func:`mmcell.review.read_corrections` refuses one from another run.
 """
 import json
+import re
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -99,7 +100,9 @@ class SmearRun:
                 ``cell_class``), in their order. Needed when the run saves crops.
         """
         index = len(self.record['fields'])
-        picture = f'fields/{index:04d}_{Path(image).stem}.png'
+        # Only name characters a browser reads as a plain path ('#', '?', '%' would not be).
+        stem = re.sub(r'[^\w.-]', '_', Path(image).stem)
+        picture = f'fields/{index:04d}_{stem}.png'
         cv2.imwrite(str(self.out_dir / picture), draw_field(img, cells, self.white_class))
         self.record['fields'].append(dict(image=str(image), picture=picture,
                                           width=int(img.shape[1]), height=int(img.shape[0]),

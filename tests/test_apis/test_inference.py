@@ -115,6 +115,8 @@ def test_infer_tool_classifies_a_folder_one_row_per_image(cell_classifier, synth
 def test_infer_tool_smear_pipeline_writes_counts(cell_classifier, cell_detector, synthetic_data,
                                                  tmp_path):
     images = synthetic_data / 'bccd' / 'BCCD' / 'JPEGImages' / 'Smear_0000[67].jpg'
+    for stale in ('review.html', 'run.json'):  # an earlier --report run's page, now outdated
+        (tmp_path / stale).write_text('old')
     run_tool('tools/infer.py', images, '--detector', *cell_detector, '--classifier',
              *cell_classifier, '--score-thr', '0', '--white-class', 'RBC', '--no-pictures',
              '--out-dir', tmp_path)
@@ -150,3 +152,6 @@ def test_infer_tool_detection_only_and_missing_input(cell_detector, synthetic_da
     proc = run_tool('tools/infer.py', smear(synthetic_data), '--detector', *cell_detector,
                     '--report', check=False)
     assert proc.returncode == 2 and '--report reviews a smear run: give both' in proc.stderr
+    proc = run_tool('tools/infer.py', smear(synthetic_data), '--detector', *cell_detector,
+                    '--classifier', *cell_detector, '--report', '--no-pictures', check=False)
+    assert proc.returncode == 2 and '--report shows the field pictures' in proc.stderr

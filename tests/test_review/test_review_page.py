@@ -133,11 +133,26 @@ def test_reassigning_changes_the_counts_and_the_corrections_feed_the_fine_tune(
     assert (tmp_path / 'iter_1.pth').is_file()
 
 
+STALE_STORAGE = """() => {
+  const key = Object.keys(localStorage).find(k => k.startsWith('mmcell-review-'))
+    || 'mmcell-review-' + JSON.parse(document.getElementById('run-data').textContent).id;
+  const cell = document.querySelector('.crop').dataset.cell;
+  localStorage.setItem(key, JSON.stringify({[cell]: {label: 'no-such-class'},
+                                            nope: {label: 'ig'}}));
+}"""
+
+
 def test_page_intervals_are_the_exact_binomial_ones(browser, smear_run):
-    with open_page(smear_run / 'review.html') as (page, _):
+    with open_page(smear_run / 'review.html') as (page, errors):
+        before = shown_rows(page)
+        page.evaluate(STALE_STORAGE)  # stored work this page cannot show is dropped
+        page.reload()
+        assert page.inner_text('#changes') == 'no cell reviewed yet'
+        assert shown_rows(page) == before
         for k, n in [(0, 100), (10, 100), (37, 200), (200, 200), (1, 3), (512, 1000)]:
             low, high = page.evaluate(f'mmcellProportionInterval({k}, {n}, 0.95)')
             assert (low, high) == pytest.approx(proportion_interval(k, n), abs=1e-6)
+    assert errors == []
 
 
 def test_a_run_without_white_cells_still_has_a_page(browser, infer, cell_classifier,

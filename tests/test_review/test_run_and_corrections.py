@@ -24,7 +24,7 @@ def run_dir(tmp_path):
     cells = [white([10, 10, 50, 50], 'neutrophil', 0.9),
              white([60, 10, 100, 50], 'lymphocyte', 0.4),
              dict(box=[110, 60, 140, 90], label='RBC', score=0.8)]
-    run.add_field('a/smear_1.jpg', img, cells, crops=[img[:40, :40], img[:40, 50:90]])
+    run.add_field('a/smear#1.jpg', img, cells, crops=[img[:40, :40], img[:40, 50:90]])
     run.add_field('b/smear_2.jpg', img, [white([20, 20, 60, 60], 'unidentified', 0.3, True)],
                   crops=[img[:30, :30]])
     run.add_skipped('c/broken.jpg', 'not an image, or truncated')
@@ -44,8 +44,10 @@ def corrections(run_dir, cells, **changes):
 
 def test_run_record_names_every_picture_and_crop(run_dir):
     record = load_run(run_dir)
+    # '#' would end a browser's path: picture names keep letters, digits, '_', '.', '-' only
     assert [f['picture'] for f in record['fields']] == ['fields/0000_smear_1.png',
                                                        'fields/0001_smear_2.png']
+    assert record['fields'][0]['image'] == 'a/smear#1.jpg'
     assert [f['cells'] for f in record['fields']] == [3, 1]
     assert [c['id'] for c in record['cells']] == ['0000_00', '0000_01', '0001_00']
     assert [c['predicted'] for c in record['cells']] == ['neutrophil', 'lymphocyte',
@@ -76,11 +78,12 @@ def test_draw_field_boxes_in_class_colours_and_keeps_the_input():
 
 def test_page_embeds_the_record_safely(run_dir):
     record = load_run(run_dir)
-    record['fields'][0]['image'] = 'odd</script><b>name.jpg'
+    record['fields'][0]['image'] = 'odd</script><b><!--<script>name.jpg'
     page = write_review_page(record, run_dir).read_text()
     assert page.count('</script>') == 2  # the data block and the script, nothing from the data
     data = page.split('id="run-data">')[1].split('</script>')[0]
-    assert json.loads(data)['fields'][0]['image'] == 'odd</script><b>name.jpg'
+    assert '<' not in data  # nor "<!--", which would change how the block is read
+    assert json.loads(data)['fields'][0]['image'] == 'odd</script><b><!--<script>name.jpg'
     assert 'src="http' not in page and '<link' not in page  # nothing from the network
 
 
@@ -120,6 +123,8 @@ def test_corrections_are_read_against_their_run(run_dir):
     (dict(id='0000_00', label='lymphocyte'), dict(classes=['a', 'b']),
      r"has the classes \['a', 'b'\], the run in .* has \['lymphocyte', 'neutrophil'\]"),
     (dict(label='lymphocyte'), {}, 'entry 0 is not a cell with an id and a label'),
+    (dict(id=['0000_00'], label='lymphocyte'), {}, r"entry 0: its id and label must be "
+     r"strings, got \['0000_00'\] and 'lymphocyte'"),
     (dict(id='0000_00', label='lymphocyte'), dict(format='something'),
      'is not a corrections file'),
 ])
