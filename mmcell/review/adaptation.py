@@ -20,7 +20,7 @@ import torch
 from mmengine.config import Config
 
 __all__ = ['TRAIN_PARTS', 'adaptation_config', 'evaluate_crops', 'finetune', 'iterations_for',
-           'last_stage_prefixes', 'stratified_split']
+           'last_stage_prefixes', 'score_predictions', 'stratified_split']
 
 TRAIN_PARTS = ('head', 'last-stage', 'all')
 
@@ -201,12 +201,32 @@ def evaluate_crops(classifier, crops: Sequence[Union[str, np.ndarray]], labels: 
         dict: ``cells``, ``accuracy`` and ``macro_f1`` (percentages), ``recall`` (class ->
         percentage, for the classes the cells hold) and ``predicted`` (one name per cell).
     """
-    from mmpretrain.evaluation import SingleLabelMetric
-
     from mmcell.apis import classify
-    classes = list(classifier.classes)
     predicted = [top[0][0] for top in classify(classifier, list(crops), topk=1,
                                                batch_size=batch_size)]
+    return score_predictions(predicted, labels, classifier.classes)
+
+
+def score_predictions(predicted: Sequence[str], labels: Sequence[str],
+                      classes: Sequence[str]) -> Dict:
+    """:func:`evaluate_crops`'s figures for predictions already made.
+
+    Args:
+        predicted (Sequence[str]): Each cell's predicted class.
+        labels (Sequence[str]): Each cell's true class.
+        classes (Sequence[str]): The classifier's classes.
+
+    Returns:
+        dict: As :func:`evaluate_crops`.
+
+    Example:
+        >>> r = score_predictions(['a', 'a', 'b', 'b'], ['a', 'b', 'b', 'b'], ['a', 'b', 'c'])
+        >>> r['accuracy'], r['recall']
+        (75.0, {'a': 100.0, 'b': 66.67})
+    """
+    from mmpretrain.evaluation import SingleLabelMetric
+    classes = list(classes)
+    predicted = list(predicted)
     pred = torch.tensor([classes.index(p) for p in predicted])
     target = torch.tensor([classes.index(t) for t in labels])
     _, recall, f1, support = SingleLabelMetric.calculate(pred, target, average=None,

@@ -18,8 +18,7 @@ from typing import Dict, Union
 
 __all__ = ['write_review_page']
 
-_ASSETS = Path(__file__).with_name('page.html'), Path(__file__).with_name('page.css'), \
-    Path(__file__).with_name('page.js')
+_ASSETS = tuple(Path(__file__).with_name(name) for name in ('page.html', 'page.css', 'page.js'))
 
 
 def write_review_page(record: Dict, out_dir: Union[str, Path],

@@ -29,7 +29,7 @@ from mmcell.apis import crop_cell, init_classifier
 from mmcell.compat import quiet_known_warnings
 from mmcell.datasets import BCCDWBCDataset
 from mmcell.review import (TRAIN_PARTS, CorrectedCell, evaluate_crops, finetune,
-                           iterations_for, write_annotation_list)
+                           iterations_for, score_predictions, write_annotation_list)
 from mmcell.utils import load_config, track
 
 
@@ -98,13 +98,16 @@ def main(argv=None):
     for k in args.k:
         for seed in range(args.draws):
             picked = draw(labels, k, args.max_share, seed)
-            rest = [i for i in range(len(paths)) if i not in set(picked)]
+            drawn = set(picked)
+            rest = [i for i in range(len(paths)) if i not in drawn]
             run_dir = work_dir / f'k{k}_draw{seed}'
             run_dir.mkdir(parents=True, exist_ok=True)
             cells = [CorrectedCell(paths[i].stem, paths[i], '', labels[i]) for i in picked]
             write_annotation_list(cells, classes, run_dir / 'train.txt')
             test_crops, test_labels = [str(paths[i]) for i in rest], [labels[i] for i in rest]
-            before = evaluate_crops(original, test_crops, test_labels)
+            # the unadapted model's figures on these cells, from its predictions of all cells
+            before = score_predictions([baseline['predicted'][i] for i in rest], test_labels,
+                                       classes)
             start = time.perf_counter()
             checkpoint = finetune(cfg, args.checkpoint, run_dir / 'train.txt', classes, run_dir,
                                   train=args.train,
