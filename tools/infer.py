@@ -14,7 +14,10 @@ What runs depends on the models given:
 A classifier with a trust state beside its checkpoint (``tools/analysis_tools/fit_trust.py``)
 gives calibrated probabilities, and white cells it cannot trust go to ``unidentified`` (their
 conformal prediction set at ``--coverage`` is not one class, or their trust score is below the
-fitted threshold).
+fitted threshold). With ``--correct-counts`` the differential also gives each class's count
+corrected for the classifier's confusions: the state's validation confusion matrix (true class
+by the answer given, unidentified included) is inverted by non-negative least squares
+(:func:`mmcell.uncertainty.correct_counts`).
 
 Inputs are image files, folders (their images, sorted) or glob patterns. An image that cannot be
 read is skipped with a warning and counted at the end; the other images still go through.
@@ -60,6 +63,9 @@ def parse_args(argv=None):
     parser.add_argument('--coverage', type=coverage_arg,
                         help="conformal coverage for a classifier's trust state, in (0, 1) "
                         "(default: the state's own)")
+    parser.add_argument('--correct-counts', action='store_true',
+                        help="also give counts corrected for the classifier's confusions on its "
+                        'validation split (needs its trust state; smear pipeline)')
     parser.add_argument('--no-pictures', action='store_true',
                         help="don't draw the fields (fields/*.png)")
     parser.add_argument('--report', action='store_true',
@@ -71,6 +77,9 @@ def parse_args(argv=None):
         parser.error('give --classifier, --detector, or both')
     if args.report and not (args.classifier and args.detector):
         parser.error('--report reviews a smear run: give both --detector and --classifier')
+    if args.correct_counts and not (args.classifier and args.detector):
+        parser.error('--correct-counts corrects a differential count: give both --detector and '
+                     '--classifier')
     if args.report and args.no_pictures:
         parser.error('--report shows the field pictures: leave out --no-pictures')
     return args
@@ -150,6 +159,7 @@ def run_detection(args, paths, out_dir, skipped):
     if args.classifier:
         classifier = init_classifier(load_config(args.classifier[0]), args.classifier[1],
                                      device=args.device)
+    confusion = correction_confusion(args, classifier) if args.correct_counts else None
     tile_size = tuple(args.tile_size) if args.tile_size else None
     run = None
     if args.report or not args.no_pictures:
@@ -188,7 +198,7 @@ def run_detection(args, paths, out_dir, skipped):
     header = list(counts[0]) if counts else ['image', *classes]
     write_csv(out_dir / 'counts.csv', header, [[c[k] for k in header] for c in counts])
     if classifier is not None:
-        write_differential(out_dir / 'differential.csv', cells, classifier.classes)
+        write_differential(out_dir / 'differential.csv', cells, classifier.classes, confusion)
     if run is not None:
         print(f"wrote {len(run.record['fields'])} field pictures to {out_dir / 'fields'}")
     if args.report:
@@ -203,17 +213,42 @@ def run_detection(args, paths, out_dir, skipped):
     return counts
 
 
-def write_differential(path, cells, classes):
+def correction_confusion(args, classifier):
+    """The validation confusion matrix of the classifier's trust state, at the run's coverage."""
+    state = classifier.trust_state
+    checkpoint = args.classifier[1]
+    if state is None:
+        raise SystemExit(f'error: --correct-counts needs a trust state beside {checkpoint} '
+                         '(tools/analysis_tools/fit_trust.py CONFIG CHECKPOINT)')
+    if state.confusion is None:
+        raise SystemExit(f'error: the trust state {state.source} has no validation confusion '
+                         'matrix (fitted by an older mmcell): fit it again with fit_trust.py')
+    if args.coverage is not None and args.coverage != state.coverage:
+        raise SystemExit(f'error: the confusion matrix of {state.source} was counted at coverage '
+                         f'{state.coverage:g}, this run asks {args.coverage:g}: fit the state '
+                         f'at {args.coverage:g} (fit_trust.py --coverage) or leave out --coverage')
+    return state.confusion
+
+
+def write_differential(path, cells, classes, confusion=None):
     """The white cells of the whole run as a differential count, printed and written."""
-    diff = differential_counts([c['cell_class'] for c in cells if 'cell_class' in c], classes)
+    diff = differential_counts([c['cell_class'] for c in cells if 'cell_class' in c], classes,
+                               confusion=confusion)
     rows = [[r.name, r.count, f'{r.percent:.1f}', f'{r.ci_low:.1f}', f'{r.ci_high:.1f}']
+            + ([] if confusion is None else [f'{r.corrected_count:.1f}',
+                                             f'{r.corrected_percent:.1f}'])
             for r in diff.rows]
     rows.append(['unidentified', diff.unidentified, f'{diff.unidentified_percent:.1f}',
-                 *(f'{v:.1f}' for v in diff.unidentified_ci)])
+                 *(f'{v:.1f}' for v in diff.unidentified_ci)]
+                + ([] if confusion is None else ['', '']))
     print(f'Differential of {diff.identified} identified white cells ({diff.unidentified} '
-          'unidentified, percentage of all white cells; 95% intervals: exact binomial):\n'
+          'unidentified, percentage of all white cells; 95% intervals: exact binomial'
+          + ('' if confusion is None else "; corrected for the validation split's confusions, "
+             'unidentified cells included, by non-negative least squares') + '):\n'
           + diff.table())
-    write_csv(path, ['class', 'count', 'percent', 'ci95_low', 'ci95_high'], rows)
+    header = ['class', 'count', 'percent', 'ci95_low', 'ci95_high']
+    write_csv(path, header + ([] if confusion is None else ['corrected_count',
+                                                            'corrected_percent']), rows)
 
 
 def main(argv=None):

@@ -165,6 +165,10 @@ class TrustState:
         accept (float, optional): That share. Defaults to None.
         reject_by (tuple[str]): The scores whose threshold makes a cell unidentified (besides
             a prediction set that is not one class). Defaults to ().
+        confusion (Tensor, optional): The validation cells by true class (rows) and the
+            state's answer at ``coverage`` (columns: the classes, then unidentified), (C, C + 1);
+            what :func:`~mmcell.uncertainty.correct_counts` corrects counts with. Defaults to
+            None (counts cannot be corrected).
         source (str): The file it was loaded from ('' if none); for messages.
 
     Example:
@@ -192,6 +196,7 @@ class TrustState:
     thresholds: Dict[str, float] = field(default_factory=dict)
     accept: Optional[float] = None
     reject_by: Tuple[str, ...] = ()
+    confusion: Optional[torch.Tensor] = None
     source: str = ''
 
     def __post_init__(self) -> None:
@@ -203,6 +208,12 @@ class TrustState:
             raise ValueError(f'conformal scores of {len(self.conformal_scores)} classes for '
                              f'{len(self.fingerprint.classes)} classes')
         conformal_thresholds(self.conformal_scores, self.coverage, self.fingerprint.classes)
+        num_classes = len(self.fingerprint.classes)
+        if self.confusion is not None and tuple(self.confusion.shape) != (num_classes,
+                                                                           num_classes + 1):
+            raise ValueError(f'the confusion matrix must be ({num_classes}, {num_classes + 1}) '
+                             f'for {num_classes} classes and unidentified, got '
+                             f'{tuple(self.confusion.shape)}')
 
     @property
     def calibration(self) -> str:
@@ -297,7 +308,9 @@ class TrustState:
                           for name, value in scores.items()}
         if reject_by is None:
             reject_by = ('mahalanobis', ) if 'mahalanobis' in thresholds else ()
-        return cls(thresholds=thresholds, accept=accept, reject_by=tuple(reject_by), **kwargs)
+        state = cls(thresholds=thresholds, accept=accept, reject_by=tuple(reject_by), **kwargs)
+        state.confusion = state.confusion_matrix(val_logits, val_labels, val_features)
+        return state
 
     def calibrate(self, logits: torch.Tensor) -> torch.Tensor:
         """Calibrated probabilities of a batch of logits, (N, C).
@@ -387,6 +400,25 @@ class TrustState:
         return dict(probs=probs, prediction_set=sets, unidentified=rejected,
                     prediction=prediction, scores=scores)
 
+    def confusion_matrix(self, logits: torch.Tensor, labels: torch.Tensor,
+                         features: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Cells by true class and the state's answer at its coverage (:meth:`apply`).
+
+        Args:
+            logits (Tensor): (N, C).
+            labels (Tensor): Their true classes, (N,).
+            features (Tensor, optional): Pre-logit features, as for :meth:`apply`.
+
+        Returns:
+            Tensor: (C, C + 1) int64 counts; the last column holds the unidentified cells.
+        """
+        num_classes = len(self.fingerprint.classes)
+        prediction = self.apply(logits, features)['prediction']
+        given = torch.where(prediction < 0, num_classes, prediction)
+        index = torch.as_tensor(labels).long() * (num_classes + 1) + given
+        return torch.bincount(index, minlength=num_classes * (num_classes + 1)).view(
+            num_classes, num_classes + 1)
+
     def check(self, fingerprint: ModelFingerprint) -> None:
         """Refuse a model other than the one this state was fitted for.
 
@@ -428,7 +460,7 @@ class TrustState:
             mahalanobis_precision=cpu(self.mahalanobis_precision),
             thresholds={k: float(v) for k, v in self.thresholds.items()},
             accept=None if self.accept is None else float(self.accept),
-            reject_by=list(self.reject_by))
+            reject_by=list(self.reject_by), confusion=cpu(self.confusion))
 
     def save(self, path: PathLike) -> Path:
         """Write the state (atomically) as a torch file of tensors and plain types.
@@ -493,7 +525,8 @@ class TrustState:
                                               'mahalanobis_precision', path),
                 thresholds={str(k): float(v) for k, v in dict(data['thresholds']).items()},
                 accept=None if data['accept'] is None else float(data['accept']),
-                reject_by=tuple(str(s) for s in data['reject_by']), source=path)
+                reject_by=tuple(str(s) for s in data['reject_by']),
+                confusion=_tensor(data.get('confusion'), 'confusion', path), source=path)
         except (KeyError, TypeError, ValueError) as err:
             missing = f'no {err}' if isinstance(err, KeyError) else str(err)
             raise ValueError(f'{path} is a malformed trust state file: {missing}') from err

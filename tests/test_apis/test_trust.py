@@ -1,12 +1,13 @@
 """A classifier's trust state at inference: found beside its checkpoint, checked against the
 model, and putting the cells it cannot trust in ``unidentified``, counted once."""
+import csv
 import shutil
 
 import pytest
 import torch
 
 from mmcell.apis import classify, count_cells, init_classifier, init_detector
-from mmcell.uncertainty import (ModelFingerprint, TrustState, collect_outputs,
+from mmcell.uncertainty import (ModelFingerprint, TrustState, collect_outputs, correct_counts,
                                 model_fingerprint, trust_state_path)
 
 from ..conftest import PBC_CLASSES, run_tool
@@ -86,3 +87,40 @@ def test_infer_refuses_a_coverage_outside_zero_one(cell_classifier, synthetic_da
     proc = run_tool('tools/infer.py', synthetic_data / 'pbc', '--classifier', *cell_classifier,
                     '--coverage', '1.5', check=False)
     assert proc.returncode == 2 and '1.5 is not between 0 and 1' in proc.stderr
+
+
+@pytest.mark.subprocess
+def test_infer_corrects_counts_with_the_states_confusion(trusted_classifier, cell_detector,
+                                                         synthetic_data, tmp_path):
+    config, checkpoint, state = trusted_classifier
+    smears = str(synthetic_data / 'bccd' / 'BCCD' / 'JPEGImages' / 'Smear_0000[0-3].jpg')
+    common = [smears, '--detector', *cell_detector, '--classifier', config, checkpoint,
+              '--white-class', 'RBC', '--score-thr', '0', '--no-pictures']
+    proc = run_tool('tools/infer.py', *common, '--out-dir', tmp_path / 'plain')
+    proc = run_tool('tools/infer.py', *common, '--correct-counts', '--out-dir',
+                    tmp_path / 'corrected')
+    assert 'non-negative least squares' in proc.stdout
+    with open(tmp_path / 'corrected' / 'differential.csv') as f:
+        rows = list(csv.DictReader(f))
+    with open(tmp_path / 'plain' / 'differential.csv') as f:
+        plain = list(csv.DictReader(f))
+    assert [r['count'] for r in rows] == [r['count'] for r in plain]  # the same cells
+    classes = [r for r in rows if r['class'] != 'unidentified']
+    observed = [int(r['count']) for r in rows]  # the classes, then unidentified
+    expected = correct_counts(observed, state.confusion, PBC_CLASSES)
+    assert [float(r['corrected_count']) for r in classes] == pytest.approx(expected, abs=0.05)
+    assert sum(float(r['corrected_percent']) for r in classes) == pytest.approx(100, abs=0.5)
+    # a coverage other than the one the confusion was counted at is refused, naming both
+    proc = run_tool('tools/infer.py', *common, '--correct-counts', '--coverage', '0.6',
+                    '--out-dir', tmp_path / 'other', check=False)
+    assert proc.returncode != 0 and 'coverage 0.5, this run asks 0.6' in proc.stderr
+
+
+@pytest.mark.subprocess
+def test_infer_correct_counts_needs_a_trust_state(cell_classifier, cell_detector, synthetic_data,
+                                                  tmp_path):
+    smear = str(synthetic_data / 'bccd' / 'BCCD' / 'JPEGImages' / 'Smear_00006.jpg')
+    proc = run_tool('tools/infer.py', smear, '--detector', *cell_detector, '--classifier',
+                    *cell_classifier, '--correct-counts', '--out-dir', tmp_path, check=False)
+    assert proc.returncode != 0
+    assert f'--correct-counts needs a trust state beside {cell_classifier[1]}' in proc.stderr

@@ -1,10 +1,12 @@
 """Intervals of differential percentages, and differential counts.
 
-The published Rümke table (Rümke 1977/1979, reproduced in CLSI H20-A2) was not found in any
-source available here, so the intervals are tested against the closed forms of the
-Clopper-Pearson interval at 0 and n of n cells, against the interval's definition (binomial
-tail probabilities of 2.5% at each limit, from ``scipy.stats.binom``, independent of the
-``binomtest`` used by the code), and against the beta-quantile formula.
+The intervals are tested against Rümke's table as haematology quotes it (the 95% limits for
+100 and 200 cells, whole percentages, as reproduced in CLSI H20-A2 and haematology textbooks;
+the primary text was not reachable here, so only rows whose rounding is unambiguous are
+used), against the closed forms of the Clopper-Pearson interval at 0 and n of n cells, against
+the interval's definition (binomial tail probabilities of 2.5% at each limit, from
+``scipy.stats.binom``, independent of the ``binomtest`` used by the code), and against the
+beta-quantile formula.
 """
 import numpy as np
 import pytest
@@ -12,6 +14,25 @@ from scipy.stats import beta, binom
 
 from mmcell.uncertainty.intervals import (correct_counts, differential_counts,
                                           proportion_interval)
+
+
+# Rümke's table: observed percentage -> 95% limits in whole percentages, for 100 and 200 cells.
+RUMKE = {
+    100: {0: (0, 4), 2: (0, 7), 5: (2, 11), 10: (5, 18), 15: (9, 24), 20: (13, 29),
+          25: (17, 35), 30: (21, 40), 40: (30, 50), 50: (40, 60)},
+    200: {0: (0, 2), 5: (2, 9), 10: (6, 15), 15: (10, 21), 20: (15, 26), 25: (19, 32),
+          30: (24, 37), 40: (33, 47), 50: (43, 57)},
+}
+
+
+@pytest.mark.parametrize('n', [100, 200])
+def test_limits_match_ruemkes_table(n):
+    for percent, limits in RUMKE[n].items():
+        low, high = proportion_interval(percent * n // 100, n)
+        assert (round(100 * low), round(100 * high)) == limits, (n, percent)
+        # the table is symmetric: 100 - p has the mirrored limits
+        low, high = proportion_interval(n - percent * n // 100, n)
+        assert (round(100 * low), round(100 * high)) == (100 - limits[1], 100 - limits[0])
 
 
 @pytest.mark.parametrize('n', [100, 200])

@@ -60,6 +60,21 @@ def test_a_trust_state_survives_save_and_load(fitted, tmp_path):
     for key in ('probs', 'prediction_set', 'unidentified', 'prediction'):
         assert torch.equal(before[key], after[key])
     assert all(torch.equal(before['scores'][k], after['scores'][k]) for k in before['scores'])
+    assert torch.equal(loaded.confusion, fitted.confusion)
+
+
+def test_the_validation_confusion_counts_each_cell_once_by_its_answer(fitted):
+    val_logits, val_features, val_labels = synthetic(300, 1)
+    answer = fitted.apply(val_logits, val_features)['prediction']
+    confusion = fitted.confusion
+    assert confusion.shape == (3, 4) and confusion.dtype == torch.int64
+    assert confusion.sum(1).tolist() == [100, 100, 100]  # every validation cell, once
+    assert confusion[:, 3].sum() == (answer == -1).sum()  # the unidentified column
+    for true in range(3):
+        for given in range(3):
+            assert confusion[true, given] == ((val_labels == true) & (answer == given)).sum()
+    with pytest.raises(ValueError, match=r'must be \(3, 4\)'):
+        TrustState(fitted.fingerprint, fitted.conformal_scores, confusion=torch.zeros(3, 3))
 
 
 def test_vector_scaling_state_survives_save_and_load(tmp_path):

@@ -154,15 +154,20 @@ def lab_statistics(rgb: np.ndarray, mask: Optional[np.ndarray] = None) -> np.nda
     return np.stack([lab.mean(0), lab.std(0)])
 
 
-def reinhard(rgb: np.ndarray, mean, std, source=None) -> np.ndarray:
+def reinhard(rgb: np.ndarray, mean, std, mask: Optional[np.ndarray] = None,
+             strength: float = 1.0) -> np.ndarray:
     """Reinhard's colour transfer: move an image's LAB statistics to ``mean`` and ``std``.
+
+    The image is converted to LAB once: its own statistics and the transfer both use that.
 
     Args:
         rgb (np.ndarray): HxWx3 RGB floats in [0, 1].
         mean (Sequence[float]): The target's LAB means.
         std (Sequence[float]): The target's LAB standard deviations.
-        source (np.ndarray, optional): The image's own statistics (:func:`lab_statistics`), if
-            already computed.
+        mask (np.ndarray, optional): HxW booleans: the pixels whose statistics are moved (as
+            :func:`lab_statistics`); every pixel is transformed. Defaults to None (all).
+        strength (float): Share of the way from the image's own statistics to the target's.
+            Defaults to 1.0.
 
     Returns:
         np.ndarray: HxWx3 RGB floats in [0, 1].
@@ -175,11 +180,11 @@ def reinhard(rgb: np.ndarray, mean, std, source=None) -> np.ndarray:
         True
     """
     lab = rgb2lab(rgb)
-    if source is None:
-        flat = lab.reshape(-1, 3)
-        source = np.stack([flat.mean(0), flat.std(0)])
-    scale = np.asarray(std, float) / np.maximum(source[1], 1e-6)
-    lab = (lab - source[0]) * scale + np.asarray(mean, float)
+    own = lab.reshape(-1, 3) if mask is None else lab[mask]
+    own_mean, own_std = own.mean(0), own.std(0)
+    mean = own_mean + strength * (np.asarray(mean, float) - own_mean)
+    std = own_std + strength * (np.asarray(std, float) - own_std)
+    lab = (lab - own_mean) * (std / np.maximum(own_std, 1e-6)) + mean
     lab[..., 0] = np.clip(lab[..., 0], 0.0, 100.0)
     return np.clip(lab2rgb(lab), 0.0, 1.0)
 

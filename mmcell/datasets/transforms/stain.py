@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 from mmcv.transforms import BaseTransform
 
-from .colour import (ROMANOWSKY_RGB_FROM_STAINS, from_rgb_float, from_stains, lab_statistics,
-                     reinhard, to_rgb_float, to_stains)
+from .colour import (ROMANOWSKY_RGB_FROM_STAINS, from_rgb_float, from_stains, reinhard,
+                     to_rgb_float, to_stains)
 from .registry import register_transform
 from .stain_target import (StainTarget, context_mask, load_stain_target, macenko_stains,
                            optical_density)
@@ -148,10 +148,8 @@ class RandomLabStats(BaseTransform):
         mean = np.random.normal(t.lab_mean, self.spread * np.asarray(t.lab_mean_spread))
         std = np.abs(np.random.normal(t.lab_std, self.spread * np.asarray(t.lab_std_spread)))
         rgb, layout = to_rgb_float(results['img'], self.channel_order, _name(self, results))
-        own = lab_statistics(rgb)
-        mean = own[0] + self.strength * (mean - own[0])
-        std = own[1] + self.strength * (np.maximum(std, 1e-3) - own[1])
-        results['img'] = from_rgb_float(reinhard(rgb, mean, std, source=own), layout)
+        out = reinhard(rgb, mean, np.maximum(std, 1e-3), strength=self.strength)
+        results['img'] = from_rgb_float(out, layout)
         return results
 
     def __repr__(self) -> str:
@@ -222,8 +220,7 @@ class StainNormalize(BaseTransform):
         if self.method == 'reinhard' and self.region == 'all':
             out = reinhard(rgb, t.lab_mean, t.lab_std)
         elif self.method == 'reinhard':
-            own = lab_statistics(rgb, context_mask(rgb))
-            out = reinhard(rgb, t.context_lab_mean, t.context_lab_std, source=own)
+            out = reinhard(rgb, t.context_lab_mean, t.context_lab_std, mask=context_mask(rgb))
         else:
             out = self._macenko(rgb)
         results['stain_normalized'] = out is not None
