@@ -27,7 +27,8 @@ HELPER_MODULES = ('mmcell.datasets.splits', 'mmcell.datasets.cell_folders',
                   'mmcell.compat.quiet', 'mmcell.compat.roi_pool', 'mmcell.utils.progress',
                   'mmcell.datasets.transforms.colour', 'mmcell.datasets.transforms.stain_target',
                   'mmcell.visualization.fields', 'mmcell.review.run', 'mmcell.review.page',
-                  'mmcell.review.corrections', 'mmcell.review.adaptation')
+                  'mmcell.review.corrections', 'mmcell.review.adaptation',
+                  'mmcell.evaluation.selection_report')
 OPTIONFLAGS = doctest.ELLIPSIS  # as pytest's doctest runner
 
 

@@ -3,8 +3,10 @@
 PR curves and confusion matrices come with the reports (:mod:`mmcell.evaluation`).
 """
 from .feature_maps import detector_feature_maps, draw_feature_maps
-from .sparse_attention import draw_sparse_attention, sparse_attention
+from .sparse_attention import (draw_selection_page, draw_selection_summary, draw_sparse_attention,
+                               sparse_attention)
 
 __all__ = [
-    'detector_feature_maps', 'draw_feature_maps', 'draw_sparse_attention', 'sparse_attention'
+    'detector_feature_maps', 'draw_feature_maps', 'draw_selection_page', 'draw_selection_summary',
+    'draw_sparse_attention', 'sparse_attention'
 ]

@@ -97,3 +97,65 @@ def draw_sparse_attention(img, view, out_file, title=None):
     fig.suptitle(title or f"predicted {view['pred_class']} ({view['pred_score']:.2f}); "
                  'circles: token picked by the numbered heads')
     save_figure(fig, out_file)
+
+
+def draw_selection_page(cells, out_file, title=None):
+    """Cells in rows by class, each with its white-cell outline and the heads' picks.
+
+    Args:
+        cells (dict[str, list[tuple[np.ndarray, dict]]]): Per class name, (RGB float image,
+            record of :func:`mmcell.evaluation.selection_report.image_selection`) pairs.
+        out_file (str): PNG path.
+        title (str, optional): Figure title.
+    """
+    from mmcell.datasets.transforms import cell_mask
+    rows = [(name, pairs) for name, pairs in cells.items() if pairs]
+    if not rows:
+        raise ValueError('no cells to draw')
+    cols = max(len(pairs) for _, pairs in rows)
+    fig, axes = pyplot().subplots(len(rows), cols, figsize=(1.9 * cols + 0.4, 2.0 * len(rows)),
+                                  layout='constrained', squeeze=False)
+    for ax in axes.flat:
+        ax.axis('off')
+    for r, (name, pairs) in enumerate(rows):
+        for c, (img, record) in enumerate(pairs):
+            ax = axes[r, c]
+            ax.imshow(img)
+            mask = cell_mask(img)
+            if mask is not None:
+                ax.contour(mask, levels=[0.5], colors='cyan', linewidths=1)
+            xy = np.array(record['pick_xy'])
+            ax.plot(xy[:, 0], xy[:, 1], 'o', ms=9, mfc='none', mec='yellow', mew=1.8)
+            ax.set_title(f"{name}: {record['distinct_tokens']} token"
+                         f"{'s' if record['distinct_tokens'] != 1 else ''}", fontsize=8)
+    fig.suptitle(title or 'picked tokens (yellow) and the stained cell found by colour (cyan)',
+                 fontsize=10)
+    save_figure(fig, out_file)
+
+
+def draw_selection_summary(summary, out_file):
+    """Three panels: distinct tokens per image, each head's entropy, the SE layer weights.
+
+    Args:
+        summary (dict): :func:`mmcell.evaluation.selection_report.summarize_selection`'s.
+        out_file (str): PNG path.
+    """
+    fig, axes = pyplot().subplots(1, 3, figsize=(12, 3.6), layout='constrained')
+    histogram = summary['distinct_histogram']
+    axes[0].bar(np.arange(1, len(histogram) + 1), histogram, color='tab:blue')
+    axes[0].set_xlabel('distinct tokens picked by the heads')
+    axes[0].set_ylabel('images')
+    axes[0].set_title(f"mean {summary['distinct_tokens']:.2f} of {len(histogram)}")
+    entropy = summary['entropy_per_head']
+    axes[1].bar(np.arange(1, len(entropy) + 1), entropy, color='tab:orange')
+    axes[1].set_ylim(0, 1)
+    axes[1].set_xlabel('head')
+    axes[1].set_ylabel('attention entropy / log(keys)')
+    axes[1].set_title('0: one key, 1: uniform')
+    weights = summary['layer_weights_mean']
+    axes[2].bar(np.arange(1, len(weights) + 1), weights, color='tab:purple',
+                yerr=summary.get('layer_weights_std'), capsize=2)
+    axes[2].set_xlabel('encoder layer (last stage)')
+    axes[2].set_ylabel('SE weight (mean, std over images)')
+    axes[2].set_title(f"spread within an image {summary['se_spread_across_layers']:.4f}")
+    save_figure(fig, out_file)

@@ -1,5 +1,4 @@
 """The shipped detection configs build through the registries and train one step on BCCD."""
-import os
 
 import pytest
 import torch
@@ -33,7 +32,6 @@ needs_bccd = pytest.mark.skipif(not (DATA / 'bccd' / 'BCCD').is_dir(),
 
 
 def load(name):
-    os.environ.setdefault('MMCELL_DATA', str(DATA))
     cfg = Config.fromfile(str(ROOT / 'configs' / 'cs_arfpn' / name))
     init_default_scope(cfg.default_scope)
     return cfg

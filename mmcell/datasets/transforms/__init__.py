@@ -1,14 +1,14 @@
 """Image transforms for cells from other labs: stain augmentation and normalisation, re-framing."""
 from .colour import (ROMANOWSKY_RGB_FROM_STAINS, from_rgb_float, lab_statistics, reinhard,
                      stain_basis, to_rgb_float)
-from .reframe import ReframeCell, find_cell
+from .reframe import ReframeCell, cell_mask, find_cell
 from .stain import RandomJPEG, RandomLabStats, RandomStainJitter, StainNormalize
 from .stain_target import (StainTarget, context_mask, fit_stain_target, load_stain_target,
                            macenko_stains)
 
 __all__ = [
     'ROMANOWSKY_RGB_FROM_STAINS', 'from_rgb_float', 'lab_statistics', 'reinhard', 'stain_basis',
-    'to_rgb_float', 'context_mask', 'ReframeCell', 'find_cell', 'RandomJPEG', 'RandomLabStats',
-    'RandomStainJitter', 'StainNormalize', 'StainTarget', 'fit_stain_target', 'load_stain_target',
-    'macenko_stains'
+    'to_rgb_float', 'context_mask', 'ReframeCell', 'cell_mask', 'find_cell', 'RandomJPEG',
+    'RandomLabStats', 'RandomStainJitter', 'StainNormalize', 'StainTarget', 'fit_stain_target',
+    'load_stain_target', 'macenko_stains'
 ]

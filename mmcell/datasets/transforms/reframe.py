@@ -17,12 +17,12 @@ from skimage.filters import gaussian, threshold_otsu
 from .colour import to_rgb_float
 from .stain_target import StainTarget, load_stain_target
 
-__all__ = ['find_cell', 'ReframeCell']
+__all__ = ['cell_mask', 'find_cell', 'ReframeCell']
 
 
-def find_cell(rgb: np.ndarray, min_density: float = 0.35,
-              min_area: float = 0.003) -> Optional[Tuple[float, float, float]]:
-    """Where the stained white cell of a crop is, and how large.
+def cell_mask(rgb: np.ndarray, min_density: float = 0.35,
+              min_area: float = 0.003) -> Optional[np.ndarray]:
+    """The pixels of the stained white cell of a crop.
 
     The red-light optical density is smoothed and thresholded (Otsu's threshold, at least
     ``min_density``); nearby blobs (the lobes of a nucleus) are joined by a closing, holes filled,
@@ -34,16 +34,16 @@ def find_cell(rgb: np.ndarray, min_density: float = 0.35,
         min_area (float): Least area of the cell, as a share of the image. Defaults to 0.003.
 
     Returns:
-        tuple | None: ``(row, column, diameter)`` of the cell in pixels (the diameter of the
-        disc of its area), or None when the crop holds no stained cell.
+        np.ndarray | None: HxW boolean mask of the cell, or None when the crop holds no stained
+        cell.
 
     Example:
         >>> import numpy as np
         >>> img = np.ones((64, 64, 3))
         >>> img[10:21, 40:51] = (0.4, 0.2, 0.6)  # a purple square off-centre
-        >>> [round(v) for v in find_cell(img)]
-        [15, 45, 12]
-        >>> find_cell(np.ones((64, 64, 3))) is None
+        >>> int(cell_mask(img).sum()), bool(cell_mask(img)[15, 45])
+        (121, True)
+        >>> cell_mask(np.ones((64, 64, 3))) is None
         True
     """
     side = max(rgb.shape[:2])
@@ -66,8 +66,36 @@ def find_cell(rgb: np.ndarray, min_density: float = 0.35,
     if not big.any():
         return None
     distance = np.where(big, np.hypot(*(centres - middle).T), np.inf)
-    k = int(np.argmin(distance))
-    return float(centres[k, 0]), float(centres[k, 1]), float(2 * np.sqrt(areas[k] / np.pi))
+    return labels == int(np.argmin(distance)) + 1
+
+
+def find_cell(rgb: np.ndarray, min_density: float = 0.35,
+              min_area: float = 0.003) -> Optional[Tuple[float, float, float]]:
+    """Where the stained white cell of a crop is (:func:`cell_mask`), and how large.
+
+    Args:
+        rgb (np.ndarray): HxWx3 RGB floats in [0, 1].
+        min_density (float): See :func:`cell_mask`. Defaults to 0.35.
+        min_area (float): See :func:`cell_mask`. Defaults to 0.003.
+
+    Returns:
+        tuple | None: ``(row, column, diameter)`` of the cell in pixels (the diameter of the
+        disc of its area), or None when the crop holds no stained cell.
+
+    Example:
+        >>> import numpy as np
+        >>> img = np.ones((64, 64, 3))
+        >>> img[10:21, 40:51] = (0.4, 0.2, 0.6)  # a purple square off-centre
+        >>> [round(v) for v in find_cell(img)]
+        [15, 45, 12]
+        >>> find_cell(np.ones((64, 64, 3))) is None
+        True
+    """
+    mask = cell_mask(rgb, min_density, min_area)
+    if mask is None:
+        return None
+    row, col = ndimage.center_of_mass(mask)
+    return float(row), float(col), float(2 * np.sqrt(mask.sum() / np.pi))
 
 
 @TRANSFORMS.register_module()

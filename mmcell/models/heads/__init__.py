@@ -1,4 +1,4 @@
 from .contrastive_linear_head import ContrastiveLinearClsHead
-from .sparse_attention_head import SparseAttentionHead, TokenSelection
+from .sparse_attention_head import SparseAttentionHead, TokenSelection, distinct_keys
 
-__all__ = ['ContrastiveLinearClsHead', 'SparseAttentionHead', 'TokenSelection']
+__all__ = ['ContrastiveLinearClsHead', 'SparseAttentionHead', 'TokenSelection', 'distinct_keys']

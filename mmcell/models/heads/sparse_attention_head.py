@@ -15,13 +15,47 @@ class TokenSelection(NamedTuple):
 
     Attributes:
         indices (torch.Tensor): Picked token per head, (B, heads), indices into the H*W grid.
+        keys (torch.Tensor): The key each head picked, (B, heads), indices into the Hk*Wk grid.
         attention (torch.Tensor): Aggregated CLS attention over the keys (CLS key excluded),
             (B, heads, Hk*Wk).
         layer_weights (torch.Tensor): Normalised SE weights of the layers, (B, L-1).
     """
     indices: torch.Tensor
+    keys: torch.Tensor
     attention: torch.Tensor
     layer_weights: torch.Tensor
+
+
+def distinct_keys(attention: torch.Tensor) -> torch.Tensor:
+    """One key per head, no key twice in an image while keys last.
+
+    The heads choose in turn, the one whose attention peaks highest first; each takes its
+    most-attended key among those not yet taken.
+
+    Args:
+        attention (torch.Tensor): Aggregated attention, (B, heads, keys).
+
+    Returns:
+        torch.Tensor: The picked keys, (B, heads).
+
+    Example:
+        >>> attention = torch.tensor([[[0.1, 0.7, 0.2], [0.2, 0.6, 0.2]]])
+        >>> distinct_keys(attention)  # both peak at key 1: the sharper head keeps it
+        tensor([[1, 0]])
+    """
+    batch, heads, num_keys = attention.shape
+    rows = torch.arange(batch, device=attention.device)
+    order = attention.amax(dim=-1).argsort(dim=1, descending=True, stable=True)
+    keys = torch.empty(batch, heads, dtype=torch.long, device=attention.device)
+    taken = torch.zeros(batch, num_keys, dtype=torch.bool, device=attention.device)
+    for rank in range(heads):
+        if rank % num_keys == 0:  # more heads than keys: a new round over all keys
+            taken.zero_()
+        head = order[:, rank]
+        key = attention[rows, head].masked_fill(taken, float('-inf')).argmax(dim=-1)
+        keys[rows, head] = key
+        taken[rows, key] = True
+    return keys
 
 
 @MODELS.register_module()
@@ -49,7 +83,13 @@ class SparseAttentionHead(ClsHead):
     describes each layer by how concentrated its CLS attention is (the largest weight on a
     patch key, averaged over heads), which varies with the input, so the layer weights do too.
 
-    The pick (argmax) has no gradient. So that the SE step and the attention still learn from
+    The pick: ``pick='argmax'`` (Eq. 15) gives each head its most-attended key, and heads whose
+    aggregated attention peaks at the same key pick the same token. ``pick='distinct'`` lets the
+    heads choose in turn, the one with the highest peak first, each the most-attended key not
+    yet taken in that image, so the part layer sees as many different tokens as there are heads
+    (while keys last).
+
+    The pick has no gradient. So that the SE step and the attention still learn from
     the classification loss, each picked token is multiplied by ``w / w.detach()``, with ``w``
     its aggregated attention: 1 in the forward pass, and a straight-through gradient that raises
     the attention of tokens that help.
@@ -61,6 +101,7 @@ class SparseAttentionHead(ClsHead):
             stage's depth minus one: 9 for CvT-13).
         num_heads (int): Heads of the part layer. Defaults to 6.
         squeeze (str): ``'peak'`` or ``'mean'`` (see above). Defaults to ``'peak'``.
+        pick (str): ``'argmax'`` or ``'distinct'`` (see above). Defaults to ``'argmax'``.
         se_ratio (float): Hidden width of the SE step over ``num_layers``. Defaults to 0.5.
         mlp_ratio (float): MLP width of the part layer over ``in_channels``. Defaults to 4.
         drop_rate (float): Dropout in the part layer. Defaults to 0.
@@ -95,6 +136,7 @@ class SparseAttentionHead(ClsHead):
     """
 
     SQUEEZES = ('peak', 'mean')
+    PICKS = ('argmax', 'distinct')
 
     def __init__(self,
                  num_classes: int,
@@ -102,6 +144,7 @@ class SparseAttentionHead(ClsHead):
                  num_layers: int,
                  num_heads: int = 6,
                  squeeze: str = 'peak',
+                 pick: str = 'argmax',
                  se_ratio: float = 0.5,
                  mlp_ratio: float = 4.,
                  drop_rate: float = 0.,
@@ -113,12 +156,15 @@ class SparseAttentionHead(ClsHead):
         super().__init__(loss=loss, init_cfg=init_cfg, **kwargs)
         if squeeze not in self.SQUEEZES:
             raise ValueError(f'squeeze must be one of {self.SQUEEZES}, got {squeeze!r}')
+        if pick not in self.PICKS:
+            raise ValueError(f'pick must be one of {self.PICKS}, got {pick!r}')
         if num_classes < 1 or num_layers < 1:
             raise ValueError(f'num_classes and num_layers must be positive, got {num_classes}, '
                              f'{num_layers}')
         self.num_classes = num_classes
         self.num_layers = num_layers
         self.squeeze = squeeze
+        self.pick = pick
         hidden = max(1, round(num_layers * se_ratio))
         self.excitation = nn.Sequential(
             nn.Linear(num_layers, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, num_layers),
@@ -163,12 +209,12 @@ class SparseAttentionHead(ClsHead):
         weights = self.excitation(self.layer_descriptors(inputs.cls_attention))
         weights = weights / weights.sum(dim=1, keepdim=True)
         attention = torch.einsum('bl,blhk->bhk', weights, inputs.cls_attention[..., 1:])
-        keys = attention.argmax(dim=-1)
+        keys = attention.argmax(dim=-1) if self.pick == 'argmax' else distinct_keys(attention)
         (h, w), (hk, wk) = inputs.grid, inputs.key_grid
         stride_h, stride_w = -(-h // hk), -(-w // wk)
         rows = (keys // wk * stride_h).clamp(max=h - 1)
         cols = (keys % wk * stride_w).clamp(max=w - 1)
-        return TokenSelection(rows * w + cols, attention, weights)
+        return TokenSelection(rows * w + cols, keys, attention, weights)
 
     def pre_logits(self, feats: Tuple[SparseAttentionInputs, ...]) -> torch.Tensor:
         """The final CLS feature, (B, C)."""
@@ -177,7 +223,7 @@ class SparseAttentionHead(ClsHead):
         cls, patches = inputs.tokens[:, :1], inputs.tokens[:, 1:]
         index = selection.indices.unsqueeze(-1).expand(-1, -1, patches.size(-1))
         picked = patches.gather(1, index)
-        strength = selection.attention.max(dim=-1).values.unsqueeze(-1)
+        strength = selection.attention.gather(-1, selection.keys.unsqueeze(-1))
         picked = picked * (strength / strength.detach())  # straight-through, see class doc
         x = self.part_layer(torch.cat([cls, picked], dim=1))
         return self.part_norm(x)[:, 0]

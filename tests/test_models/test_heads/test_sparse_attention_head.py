@@ -5,6 +5,7 @@ from mmpretrain.structures import DataSample
 
 import mmcell  # noqa: F401
 from mmcell.models.backbones import SparseAttentionInputs
+from mmcell.models.heads import distinct_keys
 
 
 def build_head(**kwargs):
@@ -56,6 +57,45 @@ def test_literal_mean_squeeze_is_constant_peak_squeeze_is_not():
     assert peaks.std(0).min() > 0
 
 
+def test_argmax_heads_peaking_together_pick_one_token_distinct_heads_do_not():
+    # Both heads peak at key (1, 1); head 0 more sharply. Key grid 3x3 = token grid.
+    att = peaked_attention(2, 2, 2, (3, 3), [(1, 1), (1, 1)])
+    att[:, :, 0, 1 + 1 * 3 + 1] += 1.0
+    att[:, :, 1, 1 + 0 * 3 + 2] += 0.02  # head 1's second choice: key (0, 2)
+    att = att / att.sum(-1, keepdim=True)
+    inputs = SparseAttentionInputs(torch.randn(2, 10, 32), att, (3, 3), (3, 3))
+    assert build_head(pick='argmax').select(inputs).indices.tolist() == [[4, 4]] * 2
+    selection = build_head(pick='distinct').select(inputs)
+    assert selection.indices.tolist() == [[4, 2]] * 2
+    assert selection.keys.tolist() == [[4, 2]] * 2
+
+
+@pytest.mark.parametrize('heads, num_keys', [(6, 16), (6, 49), (4, 4), (6, 4)])
+def test_distinct_keys_are_distinct_while_keys_last(heads, num_keys):
+    attention = torch.randn(5, heads, num_keys).softmax(-1)
+    keys = distinct_keys(attention)
+    assert keys.shape == (5, heads)
+    for image in keys:
+        assert len(set(image.tolist())) == min(heads, num_keys)
+    # The sharpest head always keeps its own argmax.
+    sharpest = attention.amax(-1).argmax(-1)
+    rows = torch.arange(5)
+    assert torch.equal(keys[rows, sharpest], attention[rows, sharpest].argmax(-1))
+
+
+def test_distinct_pick_keeps_argmax_when_heads_differ_and_gradients_flow():
+    inputs = SparseAttentionInputs(
+        torch.randn(2, 50, 32, requires_grad=True),
+        peaked_attention(2, 2, 2, (7, 7), [(3, 5), (6, 0)]), (7, 7), (7, 7))
+    argmax, distinct = build_head(pick='argmax'), build_head(pick='distinct')
+    distinct.load_state_dict(argmax.state_dict())
+    assert torch.equal(argmax.select(inputs).indices, distinct.select(inputs).indices)
+    torch.testing.assert_close(distinct((inputs, )), argmax((inputs, )))
+    cls_attention = inputs.cls_attention.clone().requires_grad_()
+    distinct((inputs._replace(cls_attention=cls_attention), )).sum().backward()
+    assert cls_attention.grad.abs().sum() > 0  # the straight-through gradient reaches the pick
+
+
 def sparse_classifier(**head):
     return MODELS.build(dict(
         type='ImageClassifier',
@@ -67,6 +107,7 @@ def sparse_classifier(**head):
 
 
 def test_loss_predict_and_gradients_through_image_classifier():
+    torch.manual_seed(0)  # the SE step's one hidden unit is alive (ReLU > 0) at this seed
     model = sparse_classifier(contrastive_loss=dict(type='ThresholdedContrastiveLoss',
                                                     loss_weight=0.5))
     x = torch.randn(4, 3, 64, 64)
@@ -98,6 +139,8 @@ def test_wrong_inputs_are_refused():
         head.pre_logits((inputs, ))
     with pytest.raises(ValueError, match='squeeze'):
         build_head(squeeze='max')
+    with pytest.raises(ValueError, match=r"pick must be one of \('argmax', 'distinct'\), got 'top'"):
+        build_head(pick='top')
 
 
 def test_contrastive_linear_head_adds_the_loss_to_a_stock_backbone():
