@@ -43,7 +43,8 @@ def test_the_tool_writes_one_row_per_image_and_a_summary_that_agrees(tmp_path, t
         rows = list(csv.DictReader(f))
     assert len(rows) == 20 and {r['true'] for r in rows} == set(FIVE_CELL_CLASSES)
     summary = json.loads((out / 'selection.json').read_text())
-    assert summary['images'] == 20 and summary['head'] == dict(squeeze='peak', pick='argmax')
+    assert summary['images'] == 20 and summary['head'] == dict(squeeze='peak', gate='sigmoid',
+                                                               pick='argmax')
     distinct = [int(r['distinct_tokens']) for r in rows]
     assert summary['distinct_tokens'] == pytest.approx(np.mean(distinct))
     assert summary['distinct_histogram'] == [distinct.count(1), distinct.count(2)]
@@ -65,10 +66,11 @@ def test_the_tool_writes_one_row_per_image_and_a_summary_that_agrees(tmp_path, t
 
 
 def test_distinct_picks_through_the_config_and_limits(tmp_path, tiny):
-    out = analyze(tmp_path, *tiny, '--cfg-options', 'model.head.pick=distinct', '--max-images',
-                  '6', '--per-class', '0')
+    out = analyze(tmp_path, *tiny, '--cfg-options', 'model.head.pick=distinct',
+                  'model.head.gate=softmax', '--max-images', '6', '--per-class', '0')
     summary = json.loads((out / 'selection.json').read_text())
-    assert summary['images'] == 6 and summary['head']['pick'] == 'distinct'
+    assert summary['images'] == 6
+    assert summary['head'] == dict(squeeze='peak', gate='softmax', pick='distinct')
     assert summary['distinct_histogram'] == [0, 6]  # 4 keys for 2 heads: never the same token
     assert not (out / 'picks.png').exists()
 

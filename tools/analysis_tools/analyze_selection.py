@@ -121,7 +121,8 @@ def main(argv=None):
     records, images = record_split(model, loader, args.max_images)
     summary = summarize_selection(records)
     summary.update(config=args.config, checkpoint=args.checkpoint, split=args.split,
-                   head=dict(squeeze=model.head.squeeze, pick=model.head.pick))
+                   head=dict(squeeze=model.head.squeeze, gate=model.head.gate,
+                             pick=model.head.pick))
     print(format_selection_summary(summary))
 
     out_dir = args.out_dir or osp.join('work_dirs', 'analyze_selection',

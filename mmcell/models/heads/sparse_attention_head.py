@@ -83,6 +83,15 @@ class SparseAttentionHead(ClsHead):
     describes each layer by how concentrated its CLS attention is (the largest weight on a
     patch key, averaged over heads), which varies with the input, so the layer weights do too.
 
+    The excitation: the paper's ``gate='sigmoid'`` (FC-ReLU-FC-sigmoid, weights normalised to
+    sum 1) starts, with the head's small initialisation, at ``sigmoid(0) = 0.5`` for every layer,
+    and its normalised weights stay within a few 1e-4 of ``1 / (L-1)`` for every input after
+    training (measured on PBC). ``gate='softmax'`` standardises the descriptors across the layers
+    of each image (so the FC layers see which layers are more concentrated than the others, not
+    the absolute scale, which shrinks with the number of keys), gives the excitation PyTorch's
+    default initialisation, and normalises with a softmax: the layer weights differ between
+    inputs from the start.
+
     The pick: ``pick='argmax'`` (Eq. 15) gives each head its most-attended key, and heads whose
     aggregated attention peaks at the same key pick the same token. ``pick='distinct'`` lets the
     heads choose in turn, the one with the highest peak first, each the most-attended key not
@@ -101,6 +110,7 @@ class SparseAttentionHead(ClsHead):
             stage's depth minus one: 9 for CvT-13).
         num_heads (int): Heads of the part layer. Defaults to 6.
         squeeze (str): ``'peak'`` or ``'mean'`` (see above). Defaults to ``'peak'``.
+        gate (str): ``'sigmoid'`` or ``'softmax'`` (see above). Defaults to ``'sigmoid'``.
         pick (str): ``'argmax'`` or ``'distinct'`` (see above). Defaults to ``'argmax'``.
         se_ratio (float): Hidden width of the SE step over ``num_layers``. Defaults to 0.5.
         mlp_ratio (float): MLP width of the part layer over ``in_channels``. Defaults to 4.
@@ -136,6 +146,7 @@ class SparseAttentionHead(ClsHead):
     """
 
     SQUEEZES = ('peak', 'mean')
+    GATES = ('sigmoid', 'softmax')
     PICKS = ('argmax', 'distinct')
 
     def __init__(self,
@@ -144,6 +155,7 @@ class SparseAttentionHead(ClsHead):
                  num_layers: int,
                  num_heads: int = 6,
                  squeeze: str = 'peak',
+                 gate: str = 'sigmoid',
                  pick: str = 'argmax',
                  se_ratio: float = 0.5,
                  mlp_ratio: float = 4.,
@@ -156,6 +168,8 @@ class SparseAttentionHead(ClsHead):
         super().__init__(loss=loss, init_cfg=init_cfg, **kwargs)
         if squeeze not in self.SQUEEZES:
             raise ValueError(f'squeeze must be one of {self.SQUEEZES}, got {squeeze!r}')
+        if gate not in self.GATES:
+            raise ValueError(f'gate must be one of {self.GATES}, got {gate!r}')
         if pick not in self.PICKS:
             raise ValueError(f'pick must be one of {self.PICKS}, got {pick!r}')
         if num_classes < 1 or num_layers < 1:
@@ -164,11 +178,12 @@ class SparseAttentionHead(ClsHead):
         self.num_classes = num_classes
         self.num_layers = num_layers
         self.squeeze = squeeze
+        self.gate = gate
         self.pick = pick
         hidden = max(1, round(num_layers * se_ratio))
         self.excitation = nn.Sequential(
             nn.Linear(num_layers, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, num_layers),
-            nn.Sigmoid())
+            *([nn.Sigmoid()] if gate == 'sigmoid' else []))
         self.part_layer = TransformerEncoderLayer(
             in_channels, num_heads, int(in_channels * mlp_ratio), drop_rate=drop_rate,
             qkv_bias=True)
@@ -177,6 +192,24 @@ class SparseAttentionHead(ClsHead):
         self.contrastive_loss = (
             MODELS.build(contrastive_loss) if isinstance(contrastive_loss, dict) else
             contrastive_loss)
+
+    def init_weights(self) -> None:
+        """The configured initialisation; with ``gate='softmax'``, PyTorch's for the excitation."""
+        super().init_weights()
+        if self.gate == 'softmax':
+            for layer in self.excitation:
+                if isinstance(layer, nn.Linear):
+                    layer.reset_parameters()
+
+    def layer_weights(self, cls_attention: torch.Tensor) -> torch.Tensor:
+        """The SE step (Eq. 14): the layers' weights, (B, L-1), each row summing to 1."""
+        descriptors = self.layer_descriptors(cls_attention)
+        if self.gate == 'sigmoid':
+            weights = self.excitation(descriptors)
+            return weights / weights.sum(dim=1, keepdim=True)
+        centred = descriptors - descriptors.mean(dim=1, keepdim=True)
+        standard = centred / (centred.square().mean(dim=1, keepdim=True).sqrt() + 1e-6)
+        return self.excitation(standard).softmax(dim=1)
 
     def _inputs(self, feats: Tuple[SparseAttentionInputs, ...]) -> SparseAttentionInputs:
         inputs = feats[-1]
@@ -206,8 +239,7 @@ class SparseAttentionHead(ClsHead):
             TokenSelection: The picked token indices, the aggregated attention and the layer
             weights.
         """
-        weights = self.excitation(self.layer_descriptors(inputs.cls_attention))
-        weights = weights / weights.sum(dim=1, keepdim=True)
+        weights = self.layer_weights(inputs.cls_attention)
         attention = torch.einsum('bl,blhk->bhk', weights, inputs.cls_attention[..., 1:])
         keys = attention.argmax(dim=-1) if self.pick == 'argmax' else distinct_keys(attention)
         (h, w), (hk, wk) = inputs.grid, inputs.key_grid

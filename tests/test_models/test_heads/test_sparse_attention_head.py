@@ -96,6 +96,52 @@ def test_distinct_pick_keeps_argmax_when_heads_differ_and_gradients_flow():
     assert cls_attention.grad.abs().sum() > 0  # the straight-through gradient reaches the pick
 
 
+def varied_attention(batch=16, layers=9, heads=6, keys=16, seed=0):
+    """CLS rows whose concentration differs by layer and by image."""
+    generator = torch.Generator().manual_seed(seed)
+    sharpness = 10 ** (2 * torch.rand(batch, layers, 1, 1, generator=generator))
+    return (sharpness * torch.randn(batch, layers, heads, 1 + keys, generator=generator)
+            ).softmax(-1)
+
+
+def test_sigmoid_gate_starts_flat_softmax_gate_varies_by_input_and_layer():
+    torch.manual_seed(0)
+    att = varied_attention()
+    flat = build_head(num_layers=9, gate='sigmoid').layer_weights(att)
+    varied = build_head(num_layers=9, gate='softmax').layer_weights(att)
+    for weights in (flat, varied):
+        torch.testing.assert_close(weights.sum(1), torch.ones(16))
+    # The paper's gate at the head's initialisation: 1/9 for every layer and image.
+    assert (flat - 1 / 9).abs().max() < 1e-3
+    # The softmax gate: layers weighted apart within an image, and differently across images.
+    assert (varied.amax(1) - varied.amin(1)).mean() > 0.05
+    assert varied.std(0).mean() > max(0.01, 100 * flat.std(0).mean())
+    # Descriptors standardised per image: scaling the concentration pattern keeps the weights.
+    head = build_head(num_layers=9, gate='softmax', squeeze='mean')
+    head.layer_descriptors = lambda a: a[..., 1:].amax(-1).mean(-1)
+    torch.testing.assert_close(head.layer_weights(att), head.layer_weights(att * 3))
+
+
+def test_softmax_gate_is_finite_on_equal_layers_and_one_layer():
+    uniform = torch.full((2, 3, 2, 17), 1 / 17)
+    weights = build_head(num_layers=3, gate='softmax').layer_weights(uniform)
+    assert torch.isfinite(weights).all()
+    torch.testing.assert_close(weights[0], weights[1])  # nothing tells the layers apart
+    one = build_head(num_layers=1, gate='softmax').layer_weights(torch.rand(2, 1, 2, 17))
+    torch.testing.assert_close(one, torch.ones(2, 1))
+
+
+def test_softmax_gate_keeps_checkpoint_keys_and_learns():
+    sigmoid, softmax = build_head(), build_head(gate='softmax')
+    assert sigmoid.state_dict().keys() == softmax.state_dict().keys()
+    torch.manual_seed(0)
+    model = sparse_classifier(gate='softmax')
+    model.init_weights()
+    samples = [DataSample().set_gt_label(i % 3) for i in range(4)]
+    sum(model(torch.randn(4, 3, 64, 64), samples, mode='loss').values()).backward()
+    assert model.head.excitation[2].weight.grad.abs().sum() > 0
+
+
 def sparse_classifier(**head):
     return MODELS.build(dict(
         type='ImageClassifier',
@@ -139,6 +185,8 @@ def test_wrong_inputs_are_refused():
         head.pre_logits((inputs, ))
     with pytest.raises(ValueError, match='squeeze'):
         build_head(squeeze='max')
+    with pytest.raises(ValueError, match=r"gate must be one of \('sigmoid', 'softmax'\)"):
+        build_head(gate='tanh')
     with pytest.raises(ValueError, match=r"pick must be one of \('argmax', 'distinct'\), got 'top'"):
         build_head(pick='top')
 
