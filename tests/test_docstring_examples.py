@@ -28,7 +28,7 @@ HELPER_MODULES = ('mmcell.datasets.splits', 'mmcell.datasets.cell_folders',
                   'mmcell.datasets.transforms.colour', 'mmcell.datasets.transforms.stain_target',
                   'mmcell.visualization.fields', 'mmcell.review.run', 'mmcell.review.page',
                   'mmcell.review.corrections', 'mmcell.review.adaptation',
-                  'mmcell.evaluation.selection_report')
+                  'mmcell.evaluation.selection_report', 'mmcell.engine.runs')
 OPTIONFLAGS = doctest.ELLIPSIS  # as pytest's doctest runner
 
 

@@ -15,15 +15,12 @@ import csv
 import json
 import os.path as osp
 
-import numpy as np
 from mmengine.config import DictAction
-from mmengine.runner import Runner
 
 import mmcell  # noqa: F401 (registers components, safe checkpoint loading)
 from mmcell.compat import quiet_known_warnings
+from mmcell.engine.runs import finished_report, mean_std_rows, train_and_test
 from mmcell.utils import config_scope, load_config, set_work_dir
-
-REPORT = 'classification_report.json'
 
 
 def parse_args():
@@ -54,35 +51,6 @@ def set_fold(cfg, folds, fold, seed):
         dataset.ann_file = ''
 
 
-def run_fold(cfg, work_dir):
-    cfg.work_dir = work_dir
-    cfg.test_evaluator = [*(cfg.test_evaluator if isinstance(cfg.test_evaluator, list)
-                            else [cfg.test_evaluator]),
-                          dict(type='ClassificationReport', out_dir=work_dir)]
-    runner = Runner.from_cfg(cfg)
-    quiet_known_warnings(runner.logger)
-    runner.train()
-    runner.test()
-
-
-def summarise(reports, classes):
-    """Mean and std over folds: overall figures and per-class precision/recall, as rows."""
-    def row(name, values):
-        values = np.asarray(values, dtype=float)
-        return dict(metric=name, mean=values.mean(), std=values.std(ddof=0),
-                    folds=values.round(2).tolist())
-
-    by_name = [{r['name']: r for r in report['rows']} for report in reports]
-    rows = [row('accuracy', [r['accuracy']['f1-score'] for r in by_name]),
-            row('macro precision', [r['macro avg']['precision'] for r in by_name]),
-            row('macro recall', [r['macro avg']['recall'] for r in by_name]),
-            row('macro f1-score', [r['macro avg']['f1-score'] for r in by_name])]
-    for name in classes:
-        rows.append(row(f'{name} precision', [r[name]['precision'] for r in by_name]))
-        rows.append(row(f'{name} recall', [r[name]['recall'] for r in by_name]))
-    return rows
-
-
 def main():
     args = parse_args()
     quiet_known_warnings()
@@ -97,24 +65,24 @@ def main():
     reports = []
     for fold in range(args.folds):
         fold_dir = osp.join(root, f'fold_{fold}')
-        if not osp.isfile(osp.join(fold_dir, REPORT)):
+        report = finished_report(fold_dir)
+        if report is None:
             print(f'=== fold {fold + 1}/{args.folds}: training in {fold_dir}', flush=True)
             fold_cfg = cfg.copy()
             set_fold(fold_cfg, args.folds, fold, args.seed)
             fold_cfg.experiment_name = f'{name}_fold{fold}'
-            run_fold(fold_cfg, fold_dir)
+            report = train_and_test(fold_cfg, fold_dir)
         else:
             print(f'=== fold {fold + 1}/{args.folds}: done before, report in {fold_dir}')
-        with open(osp.join(fold_dir, REPORT)) as f:
-            reports.append(json.load(f))
+        reports.append(report)
 
-    rows = summarise(reports, reports[0]['classes'])
+    rows = mean_std_rows(reports, reports[0]['classes'])
     width = max(len(r['metric']) for r in rows) + 2
     print(f'\n{args.folds}-fold cross-validation of {args.config} (seed {args.seed}), percent:')
     print(f'{"":<{width}}{"mean":>8}{"std":>8}   folds')
     for r in rows:
         print(f'{r["metric"]:<{width}}{r["mean"]:>8.2f}{r["std"]:>8.2f}   '
-              + ' '.join(f'{v:.2f}' for v in r['folds']))
+              + ' '.join(f'{v:.2f}' for v in r['runs']))
     with open(osp.join(root, 'cv_summary.json'), 'w') as f:
         json.dump(dict(config=args.config, folds=args.folds, seed=args.seed, rows=rows), f,
                   indent=2)
@@ -122,7 +90,7 @@ def main():
         writer = csv.writer(f)
         writer.writerow(['metric', 'mean', 'std'] + [f'fold_{i}' for i in range(args.folds)])
         for r in rows:
-            writer.writerow([r['metric'], f'{r["mean"]:.4f}', f'{r["std"]:.4f}', *r['folds']])
+            writer.writerow([r['metric'], f'{r["mean"]:.4f}', f'{r["std"]:.4f}', *r['runs']])
     print(f'summary written to {osp.join(root, "cv_summary.csv")} and cv_summary.json')
 
 

@@ -9,14 +9,18 @@ rest on: distinct tokens per image, the SE weights' spread across layers and acr
 the share of picks on the cell against the share of the image the cell covers (where picks
 would land by chance).
 """
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
 from mmcell.datasets.transforms import cell_mask
+from mmcell.utils import track
 
-__all__ = ['image_selection', 'summarize_selection', 'format_selection_summary']
+__all__ = [
+    'tokens_on', 'image_selection', 'record_selection', 'summarize_selection',
+    'format_selection_summary'
+]
 
 
 def _normalised_entropy(attention: torch.Tensor) -> torch.Tensor:
@@ -94,6 +98,42 @@ def image_selection(selection, grid: Sequence[int], images: Sequence[np.ndarray]
             picks_on_cell=None if on is None else int(on.flat[tokens].sum()),
             pick_xy=np.stack([xs, ys], axis=1).tolist()))
     return records
+
+
+def record_selection(model, loader, limit: Optional[int] = None
+                     ) -> Tuple[List[dict], List[np.ndarray]]:
+    """Records of :func:`image_selection` for every image a loader gives, and the images.
+
+    Args:
+        model (ImageClassifier): A classifier whose head is a
+            :class:`~mmcell.models.SparseAttentionHead`, in eval mode.
+        loader (DataLoader): A test loader (mmcv loads images BGR; the model sees them through
+            its data preprocessor).
+        limit (int, optional): Stop after this many images. Defaults to None (all).
+
+    Returns:
+        tuple[list[dict], list[np.ndarray]]: The records, and each record's input image as
+        HxWx3 RGB floats in [0, 1].
+    """
+    head = model.head
+    records, images = [], []
+    with torch.no_grad():
+        for data in track(loader, total=len(loader), description='selection: batches'):
+            raw = [img.permute(1, 2, 0).flip(-1).float().div(255).numpy()
+                   for img in data['inputs']]
+            data = model.data_preprocessor(data, False)
+            feats = model.extract_feat(data['inputs'])
+            inputs = head._inputs(feats)
+            preds = head(feats).argmax(dim=1).tolist()
+            labels = [int(sample.gt_label) for sample in data['data_samples']]
+            batch = image_selection(head.select(inputs), inputs.grid, raw, labels, preds)
+            for record, sample in zip(batch, data['data_samples']):
+                record['image'] = sample.metainfo.get('img_path', '')
+            records += batch
+            images += raw
+            if limit is not None and len(records) >= limit:
+                return records[:limit], images[:limit]
+    return records, images
 
 
 def summarize_selection(records: List[dict]) -> Dict:

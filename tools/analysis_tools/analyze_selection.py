@@ -18,17 +18,16 @@ import json
 import os
 import os.path as osp
 
-import torch
 from mmengine.config import DictAction
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 from mmcell.apis import build_model
 from mmcell.compat import quiet_known_warnings
-from mmcell.evaluation.selection_report import (format_selection_summary, image_selection,
+from mmcell.evaluation.selection_report import (format_selection_summary, record_selection,
                                                 summarize_selection)
 from mmcell.models import SparseAttentionHead
-from mmcell.utils import config_scope, load_config, track
+from mmcell.utils import config_scope, load_config
 from mmcell.visualization import draw_selection_page, draw_selection_summary
 
 
@@ -51,33 +50,6 @@ def parse_args(argv=None):
     if args.per_class < 0:
         parser.error(f'--per-class must be 0 or more, got {args.per_class}')
     return args
-
-
-def bgr_images(inputs):
-    """The loader's uint8 CxHxW BGR tensors (mmcv loads BGR) as HxWx3 RGB floats in [0, 1]."""
-    return [img.permute(1, 2, 0).flip(-1).float().div(255).numpy() for img in inputs]
-
-
-def record_split(model, loader, limit=None):
-    """Records of :func:`image_selection` for the split, and its images by record."""
-    head = model.head
-    records, images = [], []
-    with torch.no_grad():
-        for data in track(loader, total=len(loader), description='selection: batches'):
-            raw = bgr_images(data['inputs'])
-            data = model.data_preprocessor(data, False)
-            feats = model.extract_feat(data['inputs'])
-            inputs = head._inputs(feats)
-            preds = head(feats).argmax(dim=1).tolist()
-            labels = [int(sample.gt_label) for sample in data['data_samples']]
-            batch = image_selection(head.select(inputs), inputs.grid, raw, labels, preds)
-            for record, sample in zip(batch, data['data_samples']):
-                record['image'] = sample.metainfo.get('img_path', '')
-            records += batch
-            images += raw
-            if limit is not None and len(records) >= limit:
-                return records[:limit], images[:limit]
-    return records, images
 
 
 def write_csv(records, classes, path):
@@ -118,7 +90,7 @@ def main(argv=None):
     loader_cfg.update(sampler=dict(type='DefaultSampler', shuffle=False), persistent_workers=False)
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         loader = Runner.build_dataloader(loader_cfg)
-    records, images = record_split(model, loader, args.max_images)
+    records, images = record_selection(model, loader, args.max_images)
     summary = summarize_selection(records)
     summary.update(config=args.config, checkpoint=args.checkpoint, split=args.split,
                    head=dict(squeeze=model.head.squeeze, gate=model.head.gate,

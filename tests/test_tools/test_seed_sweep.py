@@ -1,0 +1,67 @@
+"""tools/seed_sweep.py: configs over training seeds, resumed, one table of mean +- std;
+mmcell.engine.runs (shared with tools/cross_validate.py)."""
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ..conftest import load_tool
+from .test_analyze_selection import TINY_CELLVIT
+from .tiny_config import tiny_classifier_config
+
+
+def sweep(tmp_path, *argv):
+    load_tool('tools/seed_sweep.py').main([*map(str, argv), '--work-dir', str(tmp_path / 'sweep')])
+    return json.loads((tmp_path / 'sweep' / 'sweep_summary.json').read_text())
+
+
+@pytest.mark.trains
+def test_each_seed_trains_once_and_the_table_is_the_reports_mean_and_std(tmp_path, cell_crops,
+                                                                         capsys):
+    resnet, cellvit = tmp_path / 'tiny_resnet.py', tmp_path / 'tiny_cellvit.py'
+    resnet.write_text(tiny_classifier_config(cell_crops))
+    cellvit.write_text(tiny_classifier_config(cell_crops, model=TINY_CELLVIT))
+    summary = sweep(tmp_path, resnet, cellvit, '--seeds', '0', '3', '--selection')
+    runs = tmp_path / 'sweep'
+    for name in ('tiny_resnet', 'tiny_cellvit'):
+        reports = [json.loads((runs / name / f'seed_{s}' / 'classification_report.json')
+                              .read_text()) for s in (0, 3)]
+        accuracy = [r['rows'][5]['f1-score'] for r in reports]  # after the 5 classes
+        row = next(r for r in summary['rows'] if r['config'] == name)
+        assert row['seeds'] == [0, 3]
+        assert row['accuracy']['mean'] == pytest.approx(np.mean(accuracy))
+        assert row['accuracy']['std'] == pytest.approx(np.std(accuracy))
+        # Only the training seed differs: the two runs start from different weights.
+        first, second = (torch.load(runs / name / f'seed_{s}' / 'iter_4.pth', weights_only=False)
+                         ['state_dict'] for s in (0, 3))
+        assert any(not torch.equal(first[k], second[k]) for k in first)
+    resnet_row, cellvit_row = summary['rows']
+    assert 'distinct tokens' not in resnet_row  # no sparse head, no selection figures
+    selection = json.loads((runs / 'tiny_cellvit' / 'seed_0' / 'selection.json').read_text())
+    assert selection['images'] == 20
+    assert cellvit_row['distinct tokens']['runs'][0] == pytest.approx(
+        selection['distinct_tokens'])
+    printed = capsys.readouterr().out
+    assert 'config | seeds | accuracy | macro F1 | distinct tokens' in printed
+    with open(runs / 'sweep_summary.csv') as f:
+        header = next(csv.reader(f))
+    assert header[:4] == ['config', 'seeds', 'accuracy mean', 'accuracy std']
+    # Rerun: every run is found finished, nothing trains, the same table.
+    again = sweep(tmp_path, resnet, cellvit, '--seeds', '0', '3', '--selection')
+    assert capsys.readouterr().out.count('done before') == 4
+    assert again['rows'] == summary['rows']
+
+
+def test_configs_sharing_a_name_and_repeated_seeds_are_refused(tmp_path, cell_crops, capsys):
+    (tmp_path / 'a').mkdir()
+    for path in (tmp_path / 'tiny.py', tmp_path / 'a' / 'tiny.py'):
+        path.write_text(tiny_classifier_config(cell_crops))
+    with pytest.raises(SystemExit):
+        sweep(tmp_path, tmp_path / 'tiny.py', tmp_path / 'a' / 'tiny.py')
+    assert 'configs share a name (tiny): their runs would share a folder' in \
+        capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        sweep(tmp_path, tmp_path / 'tiny.py', '--seeds', '1', '1')
+    assert '--seeds repeats a seed: [1, 1]' in capsys.readouterr().err
