@@ -1,4 +1,5 @@
-"""Per-class detection report of Song et al. (2021), Tables 3, 4 and 7, and PR curves (Fig. 8)."""
+"""Per-class detection report of Song et al. (2021), Tables 3, 4 and 7, PR curves (Fig. 8), and
+the confusion between classes of the detections that found a cell."""
 import csv
 import json
 import os
@@ -6,10 +7,14 @@ import os.path as osp
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
+import torch
+from mmdet.evaluation.functional import bbox_overlaps
 from mmdet.evaluation.functional.mean_ap import average_precision, tpfp_default
 from mmdet.registry import METRICS
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
+
+from .classification_report import plot_confusion_matrix
 
 COLUMNS = ('recall', 'precision', 'f1-score', 'ap', 'gts', 'dets')
 
@@ -52,6 +57,61 @@ def class_report(scores: np.ndarray, tps: np.ndarray, num_gts: int,
     return row, (recalls, precisions)
 
 
+def detection_confusion(results: List[tuple], num_classes: int, score_thr: float,
+                        iou_thr: float) -> np.ndarray:
+    """Which class the detections gave the cells they found: a (C+1)x(C+1) count matrix.
+
+    Per image, the detections scoring at least ``score_thr`` (any class) are matched to the
+    ground truth regardless of class, highest score first, each to the not yet matched box it
+    overlaps most, if that IoU is at least ``iou_thr``. Rows are the true class, columns the
+    detected one; the last row counts detections of no cell (background), the last column the
+    cells no detection found. A detection left unmatched that overlaps an ignored box counts
+    nowhere.
+
+    Args:
+        results (list[tuple]): ``DetectionReport.results``: (annotations, per-class detections
+            as (N, 5) arrays of box and score) per image.
+        num_classes (int): C.
+        score_thr (float): Least score of a detection counted.
+        iou_thr (float): Least IoU of a match.
+
+    Returns:
+        np.ndarray: The (C+1, C+1) int matrix.
+
+    Example:
+        >>> gt = dict(bboxes=np.array([[0., 0., 10., 10.], [20., 20., 30., 30.]]),
+        ...           labels=np.array([0, 1]), bboxes_ignore=np.zeros((0, 4)),
+        ...           labels_ignore=np.zeros(0, int))
+        >>> dets = [np.array([[0., 0., 10., 10., 0.9]]),  # class 0 found as class 0
+        ...         np.array([[50., 50., 60., 60., 0.8]])]  # a class-1 box on no cell
+        >>> detection_confusion([(gt, dets)], 2, score_thr=0.5, iou_thr=0.5)
+        array([[1, 0, 0],
+               [0, 0, 1],
+               [0, 1, 0]])
+    """
+    matrix = np.zeros((num_classes + 1, num_classes + 1), dtype=int)
+    for gt, dets in results:
+        labels = np.concatenate([np.full(len(d), k) for k, d in enumerate(dets)]).astype(int)
+        boxes = np.concatenate([d.reshape(-1, 5) for d in dets])
+        keep = boxes[:, 4] >= score_thr
+        labels, boxes = labels[keep], boxes[keep]
+        order = np.argsort(-boxes[:, 4], kind='stable')
+        ious = bbox_overlaps(boxes[:, :4], gt['bboxes'].reshape(-1, 4))
+        ignored = bbox_overlaps(boxes[:, :4], gt['bboxes_ignore'].reshape(-1, 4))
+        matched = np.zeros(len(gt['labels']), dtype=bool)
+        for i in order:
+            overlap = np.where(matched, -1.0, ious[i])
+            j = int(np.argmax(overlap)) if len(overlap) else -1
+            if j >= 0 and overlap[j] >= iou_thr:
+                matched[j] = True
+                matrix[gt['labels'][j], labels[i]] += 1
+            elif not (ignored.shape[1] and ignored[i].max() >= iou_thr):
+                matrix[num_classes, labels[i]] += 1
+        for label in gt['labels'][~matched]:
+            matrix[label, num_classes] += 1
+    return matrix
+
+
 def plot_pr_curves(curves: Dict[str, tuple], path: str) -> None:
     """Save one precision-recall curve per class, AP in the legend, as a PNG."""
     import matplotlib
@@ -78,8 +138,10 @@ class DetectionReport(BaseMetric):
     in 'area' mode, as ``VOCMetric(eval_mode='area')``), at IoU ``iou_thr``. Recall, precision
     and F1 count the detections scoring at least ``score_thr`` (the paper's tables); AP uses
     them all. The "overall" row sums TPs, detections and ground truths over classes; its AP is
-    the mAP. Writes ``detection_report.csv``/``.json`` and ``pr_curves.png`` to ``out_dir``;
-    ``tools/test.py`` adds this metric to every detection test.
+    the mAP. The confusion between classes (:func:`detection_confusion`, at the same score and
+    IoU) is logged and saved too. Writes ``detection_report.csv``/``.json``, ``pr_curves.png``,
+    ``confusion_matrix.csv`` and ``confusion_matrix.png`` to ``out_dir``; ``tools/test.py``
+    adds this metric to every detection test.
 
     Args:
         score_thr (float): Score threshold for recall/precision/F1. Defaults to 0.5.
@@ -159,16 +221,19 @@ class DetectionReport(BaseMetric):
                          **{'f1-score': 200 * recall * precision / max(recall + precision, 1e-12)},
                          ap=float(np.mean([r['ap'] for r in rows])), gts=totals['gts'],
                          dets=totals['dets']))
+        confusion = detection_confusion(results, len(classes), self.score_thr, self.iou_thr)
         print_log(f'\nscore >= {self.score_thr}, IoU {self.iou_thr} (AP: all scores; overall AP = '
-                  f'mAP)\n{format_rows(rows)}', logger='current')
+                  f'mAP)\n{format_rows(rows)}\n\ncells found, true class (rows) by detected '
+                  f'class; background: a detection of no cell (row), a cell not found (column)'
+                  f'\n{format_confusion(confusion, classes)}', logger='current')
         if self.out_dir:
-            self.save(rows, curves)
+            self.save(rows, curves, confusion)
         overall = rows[-1]
         return {'mAP': overall['ap'], 'recall': overall['recall'],
                 'precision': overall['precision'], 'f1-score': overall['f1-score']}
 
-    def save(self, rows: List[dict], curves: Dict[str, tuple]) -> None:
-        """Write the report (CSV, JSON) and the PR curves (PNG) to ``out_dir``."""
+    def save(self, rows: List[dict], curves: Dict[str, tuple], confusion: np.ndarray) -> None:
+        """Write the report (CSV, JSON), the PR curves and the confusion matrix to ``out_dir``."""
         os.makedirs(self.out_dir, exist_ok=True)
         with open(osp.join(self.out_dir, 'detection_report.csv'), 'w', newline='') as f:
             writer = csv.writer(f)
@@ -176,10 +241,19 @@ class DetectionReport(BaseMetric):
             for row in rows:
                 writer.writerow([row['name']] + [row[c] for c in COLUMNS])
         with open(osp.join(self.out_dir, 'detection_report.json'), 'w') as f:
-            json.dump(dict(score_thr=self.score_thr, iou_thr=self.iou_thr, rows=rows), f,
-                      indent=2)
+            json.dump(dict(score_thr=self.score_thr, iou_thr=self.iou_thr, rows=rows,
+                           confusion=confusion.tolist()), f, indent=2)
         plot_pr_curves(curves, osp.join(self.out_dir, 'pr_curves.png'))
-        print_log(f'detection report and PR curves written to {self.out_dir}', logger='current')
+        names = list(self.dataset_meta['classes']) + ['background']
+        with open(osp.join(self.out_dir, 'confusion_matrix.csv'), 'w', newline='') as f:
+            writer = csv.writer(f)
+            writer.writerow(['true \\ detected'] + names)
+            for name, counts in zip(names, confusion.tolist()):
+                writer.writerow([name] + counts)
+        plot_confusion_matrix(torch.from_numpy(confusion), names,
+                              osp.join(self.out_dir, 'confusion_matrix.png'))
+        print_log(f'detection report, PR curves and confusion matrix written to {self.out_dir}',
+                  logger='current')
 
 
 def format_rows(rows: List[dict]) -> str:
@@ -190,4 +264,15 @@ def format_rows(rows: List[dict]) -> str:
         cells = ''.join(f'{row[c]:>11.2f}' if c not in ('gts', 'dets') else f'{row[c]:>11}'
                         for c in COLUMNS)
         lines.append(f'{row["name"]:<{width}}{cells}')
+    return '\n'.join(lines)
+
+
+def format_confusion(matrix: np.ndarray, classes: Sequence[str]) -> str:
+    """The detection confusion matrix as a fixed-width text table."""
+    names = list(classes) + ['background']
+    width = max(len(n) for n in names) + 2
+    cell = max(width, 7)
+    lines = [' ' * width + ''.join(f'{n:>{cell}}' for n in names)]
+    for name, counts in zip(names, matrix.tolist()):
+        lines.append(f'{name:<{width}}' + ''.join(f'{c:>{cell}}' for c in counts))
     return '\n'.join(lines)

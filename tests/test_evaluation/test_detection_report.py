@@ -45,6 +45,35 @@ def test_rows_by_hand(tmp_path):
     lines = (tmp_path / 'detection_report.csv').read_text().splitlines()
     assert lines[0] == 'class,recall,precision,f1-score,ap,gts,dets' and len(lines) == 4
     assert Image.open(tmp_path / 'pr_curves.png').size == (720, 600)
+    # Confusion at score >= 0.5: a found as rbc; the duplicate at a is a detection of no cell
+    # (a is taken); b (rbc) found as wbc; c (wbc) not found.
+    confusion = json.loads((tmp_path / 'detection_report.json').read_text())['confusion']
+    assert confusion == [[1, 1, 0], [0, 0, 1], [1, 0, 0]]
+    assert (tmp_path / 'confusion_matrix.csv').read_text().splitlines() == [
+        'true \\ detected,rbc,wbc,background', 'rbc,1,1,0', 'wbc,0,0,1', 'background,1,0,0']
+    assert Image.open(tmp_path / 'confusion_matrix.png').size[0] > 300
+
+
+def test_confusion_matches_one_detection_per_cell_by_score_and_skips_ignored_boxes():
+    from mmcell.evaluation.detection_report import detection_confusion
+    a, b, far = [0, 0, 10, 10], [5, 0, 15, 10], [50, 50, 60, 60]  # a and b overlap by 1/3
+    gt = dict(bboxes=np.array([a, b], float), labels=np.array([2, 0]),
+              bboxes_ignore=np.array([far], float), labels_ignore=np.array([1]))
+    dets = [np.array([[5, 0, 15, 10, 0.6]]),  # class 0 at b
+            np.array([[0, 0, 10, 10, 0.9], [50, 50, 60, 60, 0.8]]),  # class 1 at a; at ignored
+            np.array([[0, 0, 10, 10, 0.4]])]  # class 2 at a, below the threshold
+    matrix = detection_confusion([(gt, dets)], 3, score_thr=0.5, iou_thr=0.5)
+    expected = np.zeros((4, 4), int)
+    expected[2, 1] = 1  # a (class 2) found, called class 1
+    expected[0, 0] = 1  # b found as class 0
+    np.testing.assert_array_equal(matrix, expected)  # the ignored box's detection: nowhere
+    empty = dict(bboxes=np.zeros((0, 4)), labels=np.zeros(0, int), bboxes_ignore=np.zeros((0, 4)),
+                 labels_ignore=np.zeros(0, int))
+    only_false = detection_confusion([(empty, [np.array([a + [0.9]]), np.zeros((0, 5))])], 2,
+                                     0.5, 0.5)
+    assert only_false.tolist() == [[0, 0, 0], [0, 0, 0], [1, 0, 0]]
+    only_missed = detection_confusion([(gt, [np.zeros((0, 5))] * 3)], 3, 0.5, 0.5)
+    assert only_missed[:, 3].tolist() == [1, 0, 1, 0] and only_missed.sum() == 2
 
 
 def test_matches_mmdet_voc_metric_ap():
