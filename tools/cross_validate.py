@@ -76,13 +76,13 @@ def main():
             print(f'=== fold {fold + 1}/{args.folds}: done before, report in {fold_dir}')
         reports.append(report)
 
-    rows = mean_std_rows(reports, reports[0]['classes'])
+    rows = [dict(r, folds=r.pop('runs')) for r in mean_std_rows(reports, reports[0]['classes'])]
     width = max(len(r['metric']) for r in rows) + 2
     print(f'\n{args.folds}-fold cross-validation of {args.config} (seed {args.seed}), percent:')
     print(f'{"":<{width}}{"mean":>8}{"std":>8}   folds')
     for r in rows:
         print(f'{r["metric"]:<{width}}{r["mean"]:>8.2f}{r["std"]:>8.2f}   '
-              + ' '.join(f'{v:.2f}' for v in r['runs']))
+              + ' '.join(f'{v:.2f}' for v in r['folds']))
     with open(osp.join(root, 'cv_summary.json'), 'w') as f:
         json.dump(dict(config=args.config, folds=args.folds, seed=args.seed, rows=rows), f,
                   indent=2)
@@ -90,7 +90,7 @@ def main():
         writer = csv.writer(f)
         writer.writerow(['metric', 'mean', 'std'] + [f'fold_{i}' for i in range(args.folds)])
         for r in rows:
-            writer.writerow([r['metric'], f'{r["mean"]:.4f}', f'{r["std"]:.4f}', *r['runs']])
+            writer.writerow([r['metric'], f'{r["mean"]:.4f}', f'{r["std"]:.4f}', *r['folds']])
     print(f'summary written to {osp.join(root, "cv_summary.csv")} and cv_summary.json')
 
 

@@ -5,9 +5,9 @@ seed changes (``randomness.seed``: initialisation, data order, augmentation). Ea
 ``<work_dir>/<config name>/seed_<s>/`` with its checkpoints, logs and classification report;
 runs whose report exists are not run again, so rerunning the command finishes an interrupted
 sweep and prints the table. ``--selection`` adds, for models with a ``SparseAttentionHead``, the
-selection report's figures on the test split (``analyze_selection.py``'s, kept as
-``selection.json`` in the run's folder). The table is printed and written to
-``<work_dir>/sweep_summary.{json,csv}``.
+selection report's figures on the test split (the summary ``analyze_selection.py`` prints, with
+the checkpoint it was measured on, kept as ``selection.json`` in the run's folder). The table is
+printed and written to ``<work_dir>/sweep_summary.{json,csv}``.
 
 Example:
     MMCELL_DATA=../shared/data python tools/seed_sweep.py configs/cellvit/cellvit_pbc.py \\
@@ -32,10 +32,10 @@ from mmcell.evaluation.selection_report import record_selection, summarize_selec
 from mmcell.models import SparseAttentionHead
 from mmcell.utils import config_scope, load_config
 
-# Selection figures in the table: (column, summary key, scale).
-SELECTION_COLUMNS = (('distinct tokens', 'distinct_tokens', 1),
-                     ('picks on cell %', 'picks_on_cell', 100),
-                     ('SE std over images', ('se_spread_across_images', 'mean'), 1))
+# Selection figures in the table: (column, summary key, scale, format).
+SELECTION_COLUMNS = (('distinct tokens', 'distinct_tokens', 1, '.2f'),
+                     ('picks on cell %', 'picks_on_cell', 100, '.2f'),
+                     ('SE std over images', ('se_spread_across_images', 'mean'), 1, '.5f'))
 
 
 def parse_args(argv=None):
@@ -65,7 +65,11 @@ def selection_summary(cfg, run_dir):
     if osp.isfile(path):
         with open(path) as f:
             return json.load(f)
-    model = build_model(cfg, find_latest_checkpoint(run_dir))
+    checkpoint = find_latest_checkpoint(run_dir)
+    if checkpoint is None:
+        raise SystemExit(f'{run_dir}: a finished run without a checkpoint (no last_checkpoint '
+                         'file): the selection needs the trained weights')
+    model = build_model(cfg, checkpoint)
     if not isinstance(model.head, SparseAttentionHead):
         return None
     loader_cfg = copy.deepcopy(cfg.test_dataloader)
@@ -73,6 +77,7 @@ def selection_summary(cfg, run_dir):
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         loader = Runner.build_dataloader(loader_cfg)
     summary = summarize_selection(record_selection(model, loader)[0])
+    summary.update(checkpoint=checkpoint, split='test')
     with open(path, 'w') as f:
         json.dump(summary, f, indent=2)
     return summary
@@ -88,23 +93,27 @@ def sweep_row(name, seeds, reports, selections):
     row = dict(config=name, seeds=list(seeds), accuracy=rows['accuracy'],
                macro_f1=rows['macro f1-score'])
     if selections and all(s is not None for s in selections):
-        for column, key, scale in SELECTION_COLUMNS:
-            values = np.array([np.nan if _value(s, key) is None else scale * _value(s, key)
-                               for s in selections])  # nan: no cell found in any image
-            row[column] = dict(mean=float(values.mean()), std=float(values.std(ddof=0)),
-                               runs=values.round(4).tolist())
+        for column, key, scale, _ in SELECTION_COLUMNS:
+            # None: a run in whose test images no cell was found (picks on cell)
+            values = [None if _value(s, key) is None else scale * _value(s, key)
+                      for s in selections]
+            known = np.array([v for v in values if v is not None])
+            row[column] = None if not len(known) else dict(
+                mean=float(known.mean()), std=float(known.std(ddof=0)), runs=values)
     return row
 
 
 def format_table(rows):
-    extra = [c for c, _, _ in SELECTION_COLUMNS if any(c in r for r in rows)]
-    head = ['config', 'seeds', 'accuracy', 'macro F1'] + extra
+    formats = dict(accuracy='.2f', macro_f1='.2f',
+                   **{c: f for c, _, _, f in SELECTION_COLUMNS if any(c in r for r in rows)})
+    head = ['config', 'seeds', 'accuracy', 'macro F1'] + list(formats)[2:]
     lines = [' | '.join(head), ' | '.join('---' for _ in head)]
     for r in rows:
         cells = [r['config'], ' '.join(map(str, r['seeds']))]
-        for key in ['accuracy', 'macro_f1'] + extra:
+        for key, fmt in formats.items():
             value = r.get(key)
-            cells.append('-' if value is None else f'{value["mean"]:.2f} ± {value["std"]:.2f}')
+            cells.append('-' if value is None else
+                         f'{value["mean"]:{fmt}} ± {value["std"]:{fmt}}')
         lines.append(' | '.join(cells))
     return '\n'.join(lines)
 
@@ -141,7 +150,7 @@ def main(argv=None):
     with open(osp.join(args.work_dir, 'sweep_summary.json'), 'w') as f:
         json.dump(dict(configs=args.configs, seeds=args.seeds, cfg_options=args.cfg_options,
                        rows=rows), f, indent=2)
-    columns = [c for c in ('accuracy', 'macro_f1') + tuple(c for c, _, _ in SELECTION_COLUMNS)
+    columns = [c for c in ('accuracy', 'macro_f1') + tuple(c for c, *_ in SELECTION_COLUMNS)
                if any(c in r for r in rows)]
     with open(osp.join(args.work_dir, 'sweep_summary.csv'), 'w', newline='') as f:
         writer = csv.writer(f)
@@ -149,7 +158,8 @@ def main(argv=None):
                                                for s in ('mean', 'std')])
         for r in rows:
             writer.writerow([r['config'], ' '.join(map(str, r['seeds']))] + [
-                '' if c not in r else round(r[c][s], 4) for c in columns for s in ('mean', 'std')])
+                '' if r.get(c) is None else round(r[c][s], 6) for c in columns
+                for s in ('mean', 'std')])
     print(f'summary written to {osp.join(args.work_dir, "sweep_summary.csv")} and '
           'sweep_summary.json')
 

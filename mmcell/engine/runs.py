@@ -40,7 +40,10 @@ def train_and_test(cfg: Config, work_dir: str) -> dict:
     quiet_known_warnings(runner.logger)
     runner.train()
     runner.test()
-    return finished_report(work_dir)
+    report = finished_report(work_dir)
+    if report is None:
+        raise FileNotFoundError(f'{osp.join(work_dir, REPORT)}: the test wrote no report')
+    return report
 
 
 def finished_report(work_dir: str) -> Optional[dict]:

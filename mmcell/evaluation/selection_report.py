@@ -44,41 +44,47 @@ def tokens_on(mask: np.ndarray, grid: Sequence[int]) -> np.ndarray:
     return np.add.reduceat(rows, np.arange(w) * mask.shape[1] // w, axis=1) > 0
 
 
-def image_selection(selection, grid: Sequence[int], images: Sequence[np.ndarray],
-                    labels: Sequence[int], preds: Sequence[int],
-                    min_density: float = 0.35) -> List[dict]:
+def image_selection(selection, grid: Sequence[int], key_grid: Sequence[int],
+                    images: Sequence[np.ndarray], labels: Sequence[int],
+                    preds: Sequence[int]) -> List[dict]:
     """One record per image of a batch: the picks, their spread, and whether they hit the cell.
+
+    A token stands for its patch of the image (token ``j`` of a row of ``W`` covers columns
+    ``[j, j + 1) * image width / W``, as the attention pictures draw it). The heads can only
+    pick the tokens that keys stand for (every stride-th row and column with strided keys), so
+    the chance level is the share of those tokens that touch the cell.
 
     Args:
         selection (TokenSelection): The head's selection for the batch
             (:meth:`~mmcell.models.SparseAttentionHead.select`).
         grid (Sequence[int]): The token grid (H, W) the indices refer to.
-        images (Sequence[np.ndarray]): The model's input images, HxWx3 RGB floats in [0, 1].
+        key_grid (Sequence[int]): The key grid (Hk, Wk) the heads pick from.
+        images (Sequence[np.ndarray]): The model's input images, HxWx3 uint8 RGB.
         labels (Sequence[int]): True labels.
         preds (Sequence[int]): Predicted labels.
-        min_density (float): The cell mask's least optical density
-            (:func:`~mmcell.datasets.transforms.cell_mask`). Defaults to 0.35.
 
     Returns:
         list[dict]: Per image: ``label``, ``pred``, ``tokens`` (the picked token per head),
         ``distinct_tokens``, ``entropy`` (per head, normalised), ``layer_weights``,
-        ``cell_found``, ``cell_tokens`` (the share of the grid's tokens on the cell),
-        ``picks_on_cell`` (count; both None without a cell) and ``pick_xy`` (the picks' centres
-        in image pixels).
+        ``cell_found``, ``cell_tokens`` (the share of the pickable tokens on the cell: the
+        chance level), ``picks_on_cell`` (count; both None without a cell) and ``pick_xy`` (the
+        picks' centres in image pixels).
 
     Example:
         >>> import torch
         >>> from mmcell.models.heads import TokenSelection
-        >>> img = np.ones((32, 32, 3))
-        >>> img[8:24, 8:24] = (0.3, 0.2, 0.6)  # a stained cell in the middle
+        >>> img = np.full((32, 32, 3), 255, np.uint8)
+        >>> img[8:24, 8:24] = (80, 50, 150)  # a stained cell in the middle
         >>> sel = TokenSelection(indices=torch.tensor([[5, 0]]), keys=torch.tensor([[5, 0]]),
         ...                      attention=torch.full((1, 2, 16), 1 / 16),
         ...                      layer_weights=torch.tensor([[0.5, 0.5]]))
-        >>> (record, ) = image_selection(sel, (4, 4), [img], [0], [0])
+        >>> (record, ) = image_selection(sel, (4, 4), (4, 4), [img], [0], [0])
         >>> record['distinct_tokens'], record['picks_on_cell'], record['cell_tokens']
         (2, 1, 0.25)
     """
-    h, w = grid
+    (h, w), (hk, wk) = grid, key_grid
+    pickable = np.ix_(np.minimum(np.arange(hk) * -(-h // hk), h - 1),
+                      np.minimum(np.arange(wk) * -(-w // wk), w - 1))
     entropy = _normalised_entropy(selection.attention.float()).cpu().numpy()
     indices = selection.indices.cpu().numpy()
     weights = selection.layer_weights.float().cpu().numpy()
@@ -88,13 +94,13 @@ def image_selection(selection, grid: Sequence[int], images: Sequence[np.ndarray]
         img_h, img_w = img.shape[:2]
         xs = ((tokens % w + 0.5) * img_w / w).astype(int).clip(0, img_w - 1)
         ys = ((tokens // w + 0.5) * img_h / h).astype(int).clip(0, img_h - 1)
-        mask = cell_mask(img, min_density)
+        mask = cell_mask(img / 255.0)
         on = None if mask is None else tokens_on(mask, grid)
         records.append(dict(
             label=int(labels[k]), pred=int(preds[k]), tokens=tokens.tolist(),
             distinct_tokens=len(set(tokens.tolist())), entropy=entropy[k].tolist(),
             layer_weights=weights[k].tolist(), cell_found=mask is not None,
-            cell_tokens=None if on is None else float(on.mean()),
+            cell_tokens=None if on is None else float(on[pickable].mean()),
             picks_on_cell=None if on is None else int(on.flat[tokens].sum()),
             pick_xy=np.stack([xs, ys], axis=1).tolist()))
     return records
@@ -107,26 +113,28 @@ def record_selection(model, loader, limit: Optional[int] = None
     Args:
         model (ImageClassifier): A classifier whose head is a
             :class:`~mmcell.models.SparseAttentionHead`, in eval mode.
-        loader (DataLoader): A test loader (mmcv loads images BGR; the model sees them through
-            its data preprocessor).
+        loader (DataLoader): A test loader whose images have one size (mmcv loads them BGR;
+            with ``to_rgb`` the model's data preprocessor makes them RGB).
         limit (int, optional): Stop after this many images. Defaults to None (all).
 
     Returns:
         tuple[list[dict], list[np.ndarray]]: The records, and each record's input image as
-        HxWx3 RGB floats in [0, 1].
+        HxWx3 uint8 RGB.
     """
     head = model.head
+    bgr = getattr(model.data_preprocessor, 'to_rgb', False)
     records, images = [], []
     with torch.no_grad():
         for data in track(loader, total=len(loader), description='selection: batches'):
-            raw = [img.permute(1, 2, 0).flip(-1).float().div(255).numpy()
-                   for img in data['inputs']]
+            raw = [np.ascontiguousarray(img.permute(1, 2, 0).numpy()[..., ::-1] if bgr else
+                                        img.permute(1, 2, 0).numpy()) for img in data['inputs']]
             data = model.data_preprocessor(data, False)
             feats = model.extract_feat(data['inputs'])
             inputs = head._inputs(feats)
             preds = head(feats).argmax(dim=1).tolist()
             labels = [int(sample.gt_label) for sample in data['data_samples']]
-            batch = image_selection(head.select(inputs), inputs.grid, raw, labels, preds)
+            batch = image_selection(head.select(inputs), inputs.grid, inputs.key_grid, raw,
+                                    labels, preds)
             for record, sample in zip(batch, data['data_samples']):
                 record['image'] = sample.metainfo.get('img_path', '')
             records += batch
@@ -145,12 +153,12 @@ def summarize_selection(records: List[dict]) -> Dict:
     Returns:
         dict: ``images``; ``distinct_tokens`` (mean) and ``distinct_histogram`` (images with
         1..heads distinct tokens); ``entropy_per_head`` (mean normalised entropy of each head);
-        ``layer_weights_mean`` and ``layer_weights_std`` (per layer, over images); ``se_spread_across_layers`` (largest minus smallest
-        weight of an image, mean over images); ``se_spread_across_images`` (each layer's
-        standard deviation over images, mean over layers and the largest);
-        ``picks_on_cell`` (share of the picks in images with a cell found that lie on it);
-        ``cell_tokens`` (mean share of the tokens on the cell: the picks' chance level);
-        ``no_cell_found`` (images left out of those two).
+        ``layer_weights_mean`` and ``layer_weights_std`` (per layer, over images);
+        ``se_spread_across_layers`` (largest minus smallest weight of an image, mean over
+        images); ``se_spread_across_images`` (each layer's standard deviation over images, mean
+        over layers and the largest); ``picks_on_cell`` (share of the picks in images with a
+        cell found that lie on it); ``cell_tokens`` (mean share of the pickable tokens on the
+        cell: the picks' chance level); ``no_cell_found`` (images left out of those two).
 
     Example:
         >>> records = [dict(distinct_tokens=2, entropy=[0.5, 0.7], layer_weights=[0.4, 0.6],
@@ -202,5 +210,5 @@ def format_selection_summary(summary: Dict) -> str:
         f"  std across images: {spread['mean']:.5f} (mean over layers), {spread['max']:.5f} "
         '(largest)',
         f"picks on the stained cell: {pct(summary['picks_on_cell'])} (by chance: "
-        f"{pct(summary['cell_tokens'])}, the share of tokens on it; no cell found in "
+        f"{pct(summary['cell_tokens'])}, the share of pickable tokens on it; no cell found in "
         f"{summary['no_cell_found']} images)"])

@@ -103,7 +103,7 @@ def draw_selection_page(cells, out_file, title=None):
     """Cells in rows by class, each with its white-cell outline and the heads' picks.
 
     Args:
-        cells (dict[str, list[tuple[np.ndarray, dict]]]): Per class name, (RGB float image,
+        cells (dict[str, list[tuple[np.ndarray, dict]]]): Per class name, (uint8 RGB image,
             record of :func:`mmcell.evaluation.selection_report.image_selection`) pairs.
         out_file (str): PNG path.
         title (str, optional): Figure title.
@@ -121,7 +121,7 @@ def draw_selection_page(cells, out_file, title=None):
         for c, (img, record) in enumerate(pairs):
             ax = axes[r, c]
             ax.imshow(img)
-            mask = cell_mask(img)
+            mask = cell_mask(img / 255.0)
             if mask is not None:
                 ax.contour(mask, levels=[0.5], colors='cyan', linewidths=1)
             xy = np.array(record['pick_xy'])

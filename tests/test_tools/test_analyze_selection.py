@@ -50,7 +50,8 @@ def test_the_tool_writes_one_row_per_image_and_a_summary_that_agrees(tmp_path, t
     assert summary['distinct_histogram'] == [distinct.count(1), distinct.count(2)]
     for r in rows:
         tokens = [int(t) for t in r['tokens'].split()]
-        assert len(tokens) == 2 and all(0 <= t < 16 for t in tokens)
+        # 4x4 tokens, 2x2 keys at stride 2: a head picks token (2r, 2c).
+        assert len(tokens) == 2 and set(tokens) <= {0, 2, 8, 10}
         # Each layer's weight is the SE step's; they sum to 1 in every image.
         assert float(r['weight_layer1']) + float(r['weight_layer2']) == pytest.approx(1, abs=1e-5)
         assert 0 <= float(r['entropy_head1']) <= 1
@@ -92,22 +93,32 @@ def selection(indices, attention, weights=((0.5, 0.5), )):
 
 
 def test_picks_on_a_drawn_cell_and_entropy_are_counted():
-    img = np.ones((40, 40, 3))
-    img[2:22, 2:22] = (0.3, 0.2, 0.6)  # a stained cell of 20x20 px, top left
+    img = np.full((40, 40, 3), 255, np.uint8)
+    img[2:22, 2:22] = (77, 51, 153)  # a stained cell of 20x20 px, top left
     # 4x4 tokens of 10 px: tokens 0, 1, 4, 5 cover the cell; 15 is the bottom-right corner.
     (record, ) = image_selection(selection([[0, 5, 15]], [[[1, 0, 0, 0]] * 2 + [[1, 1, 1, 1]]]),
-                                 (4, 4), [img], [1], [2])
+                                 (4, 4), (4, 4), [img], [1], [2])
     assert record['picks_on_cell'] == 2 and record['distinct_tokens'] == 3
     assert record['cell_tokens'] == 9 / 16  # rows and columns 0-2 of the grid touch it
     assert record['pick_xy'] == [[5, 5], [15, 15], [35, 35]]
     np.testing.assert_allclose(record['entropy'], [0, 0, 1], atol=1e-6)
     assert (record['label'], record['pred']) == (1, 2)
-    (blank, ) = image_selection(selection([[3, 3, 3]], [[[1, 1, 1, 1]] * 3]), (4, 4),
-                                [np.ones((40, 40, 3))], [0], [0])
+    (blank, ) = image_selection(selection([[3, 3, 3]], [[[1, 1, 1, 1]] * 3]), (4, 4), (4, 4),
+                                [np.full((40, 40, 3), 255, np.uint8)], [0], [0])
     assert not blank['cell_found'] and blank['picks_on_cell'] is None
     summary = summarize_selection([record, blank])
     assert summary['distinct_histogram'] == [1, 0, 1] and summary['picks_on_cell'] == 2 / 3
     assert summary['no_cell_found'] == 1 and summary['se_spread_across_layers'] == 0
+
+
+def test_the_chance_level_counts_the_tokens_keys_stand_for():
+    img = np.full((40, 40, 3), 255, np.uint8)
+    img[12:18, 2:38] = (77, 51, 153)  # a band across token row 1 only
+    # 4x4 tokens, 2x2 keys at stride 2: only token rows and columns 0 and 2 can be picked.
+    (record, ) = image_selection(selection([[4]], [[[1, 1, 1, 1]]]), (4, 4), (2, 2), [img],
+                                 [0], [0])
+    assert record['picks_on_cell'] == 1  # token 4 (row 1) is on the band
+    assert record['cell_tokens'] == 0  # but no pickable token is
 
 
 def test_se_spread_across_layers_and_images():

@@ -48,10 +48,16 @@ def test_each_seed_trains_once_and_the_table_is_the_reports_mean_and_std(tmp_pat
     with open(runs / 'sweep_summary.csv') as f:
         header = next(csv.reader(f))
     assert header[:4] == ['config', 'seeds', 'accuracy mean', 'accuracy std']
+    assert selection['checkpoint'].endswith('seed_0/iter_4.pth')
     # Rerun: every run is found finished, nothing trains, the same table.
     again = sweep(tmp_path, resnet, cellvit, '--seeds', '0', '3', '--selection')
     assert capsys.readouterr().out.count('done before') == 4
     assert again['rows'] == summary['rows']
+    # A finished run whose weights are gone is not measured on random ones.
+    (runs / 'tiny_cellvit' / 'seed_3' / 'selection.json').unlink()
+    (runs / 'tiny_cellvit' / 'seed_3' / 'last_checkpoint').unlink()
+    with pytest.raises(SystemExit, match='seed_3: a finished run without a checkpoint'):
+        sweep(tmp_path, cellvit, '--seeds', '3', '--selection')
 
 
 def test_configs_sharing_a_name_and_repeated_seeds_are_refused(tmp_path, cell_crops, capsys):

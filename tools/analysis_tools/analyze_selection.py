@@ -86,6 +86,8 @@ def main(argv=None):
     if not classes:
         raise SystemExit(f'{args.checkpoint} does not say its classes (no dataset_meta): use a '
                          'checkpoint saved by a training run')
+    if not cfg.get(f'{args.split}_dataloader'):
+        raise SystemExit(f'{args.config} has no {args.split}_dataloader')
     loader_cfg = copy.deepcopy(cfg[f'{args.split}_dataloader'])
     loader_cfg.update(sampler=dict(type='DefaultSampler', shuffle=False), persistent_workers=False)
     with DefaultScope.overwrite_default_scope('mmpretrain'):

@@ -67,8 +67,10 @@ class SparseAttentionHead(ClsHead):
     the L-1 layers before it, and:
 
     1. weights the layers' attention per sample with a squeeze-excitation step (Eq. 14):
-       a descriptor per layer, FC-ReLU-FC-sigmoid, weights normalised to sum 1;
-    2. per attention head, picks the token with the largest aggregated CLS attention (Eq. 15);
+       a descriptor per layer, FC-ReLU-FC-sigmoid, weights normalised to sum 1 (``gate``
+       below);
+    2. per attention head, picks the token with the largest aggregated CLS attention (Eq. 15;
+       ``pick`` below);
        with strided keys (k/v stride 2), a key stands for the token at the centre of its
        receptive field, ``(stride * row, stride * col)``;
     3. runs [CLS + picked tokens] through a standard transformer layer (linear projections; it
@@ -194,7 +196,8 @@ class SparseAttentionHead(ClsHead):
             contrastive_loss)
 
     def init_weights(self) -> None:
-        """The configured initialisation; with ``gate='softmax'``, PyTorch's for the excitation."""
+        """The configured initialisation; with ``gate='softmax'``, PyTorch's for the excitation
+        (which a checkpoint loaded afterwards replaces)."""
         super().init_weights()
         if self.gate == 'softmax':
             for layer in self.excitation:
@@ -208,7 +211,8 @@ class SparseAttentionHead(ClsHead):
             weights = self.excitation(descriptors)
             return weights / weights.sum(dim=1, keepdim=True)
         centred = descriptors - descriptors.mean(dim=1, keepdim=True)
-        standard = centred / (centred.square().mean(dim=1, keepdim=True).sqrt() + 1e-6)
+        # eps inside the root: equal layers (or one layer) give 0, with finite gradients
+        standard = centred * torch.rsqrt(centred.square().mean(dim=1, keepdim=True) + 1e-12)
         return self.excitation(standard).softmax(dim=1)
 
     def _inputs(self, feats: Tuple[SparseAttentionInputs, ...]) -> SparseAttentionInputs:
@@ -256,7 +260,7 @@ class SparseAttentionHead(ClsHead):
         index = selection.indices.unsqueeze(-1).expand(-1, -1, patches.size(-1))
         picked = patches.gather(1, index)
         strength = selection.attention.gather(-1, selection.keys.unsqueeze(-1))
-        picked = picked * (strength / strength.detach())  # straight-through, see class doc
+        picked = picked * (strength / strength.detach().clamp_min(1e-12))  # straight-through
         x = self.part_layer(torch.cat([cls, picked], dim=1))
         return self.part_norm(x)[:, 0]
 

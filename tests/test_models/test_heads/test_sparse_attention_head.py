@@ -83,6 +83,21 @@ def test_distinct_keys_are_distinct_while_keys_last(heads, num_keys):
     assert torch.equal(keys[rows, sharpest], attention[rows, sharpest].argmax(-1))
 
 
+def test_straight_through_gradient_reaches_the_picked_key_not_the_argmax():
+    # Both heads peak at key 4; head 1 (less sharp) picks its second choice, key 2.
+    att = peaked_attention(1, 2, 2, (3, 3), [(1, 1), (1, 1)])
+    att[:, :, 0, 1 + 4] += 1.0
+    att[:, :, 1, 1 + 2] += 0.02
+    att = (att / att.sum(-1, keepdim=True)).requires_grad_()
+    head = build_head(pick='distinct')
+    head.layer_weights = lambda a: torch.full(a.shape[:2], 0.5)  # only the pick's gradient
+    inputs = SparseAttentionInputs(torch.randn(1, 10, 32), att, (3, 3), (3, 3))
+    head((inputs, )).sum().backward()
+    grad = att.grad[0, :, 1, 1:]  # head 1, every layer, the 9 patch keys
+    assert (grad[:, 2] != 0).all()
+    assert (grad[:, 4] == 0).all() and (grad[:, [0, 1, 3, 5, 6, 7, 8]] == 0).all()
+
+
 def test_distinct_pick_keeps_argmax_when_heads_differ_and_gradients_flow():
     inputs = SparseAttentionInputs(
         torch.randn(2, 50, 32, requires_grad=True),
@@ -123,12 +138,19 @@ def test_sigmoid_gate_starts_flat_softmax_gate_varies_by_input_and_layer():
 
 
 def test_softmax_gate_is_finite_on_equal_layers_and_one_layer():
-    uniform = torch.full((2, 3, 2, 17), 1 / 17)
-    weights = build_head(num_layers=3, gate='softmax').layer_weights(uniform)
+    uniform = torch.full((2, 3, 2, 17), 1 / 17, requires_grad=True)
+    head = build_head(num_layers=3, gate='softmax')
+    weights = head.layer_weights(uniform)
     assert torch.isfinite(weights).all()
     torch.testing.assert_close(weights[0], weights[1])  # nothing tells the layers apart
-    one = build_head(num_layers=1, gate='softmax').layer_weights(torch.rand(2, 1, 2, 17))
+    (weights * torch.arange(3.)).sum().backward()
+    assert torch.isfinite(uniform.grad).all()
+    assert all(torch.isfinite(p.grad).all() for p in head.excitation.parameters())
+    single = torch.rand(2, 1, 2, 17, requires_grad=True)
+    one = build_head(num_layers=1, gate='softmax').layer_weights(single)
     torch.testing.assert_close(one, torch.ones(2, 1))
+    one.sum().backward()
+    assert torch.isfinite(single.grad).all()
 
 
 def test_softmax_gate_keeps_checkpoint_keys_and_learns():
@@ -187,7 +209,8 @@ def test_wrong_inputs_are_refused():
         build_head(squeeze='max')
     with pytest.raises(ValueError, match=r"gate must be one of \('sigmoid', 'softmax'\)"):
         build_head(gate='tanh')
-    with pytest.raises(ValueError, match=r"pick must be one of \('argmax', 'distinct'\), got 'top'"):
+    with pytest.raises(ValueError,
+                       match=r"pick must be one of \('argmax', 'distinct'\), got 'top'"):
         build_head(pick='top')
 
 
