@@ -28,7 +28,8 @@ HELPER_MODULES = ('mmcell.datasets.splits', 'mmcell.datasets.cell_folders',
                   'mmcell.datasets.transforms.colour', 'mmcell.datasets.transforms.stain_target',
                   'mmcell.visualization.fields', 'mmcell.review.run', 'mmcell.review.page',
                   'mmcell.review.corrections', 'mmcell.review.adaptation',
-                  'mmcell.evaluation.selection_report', 'mmcell.engine.runs')
+                  'mmcell.evaluation.selection_report', 'mmcell.engine.runs',
+                  'mmcell.converters.chula_rbc12')
 OPTIONFLAGS = doctest.ELLIPSIS  # as pytest's doctest runner
 
 

@@ -102,3 +102,46 @@ def estimate_cell_boxes(img, points, min_radius=4):
     boxes[:, 0::2] = boxes[:, 0::2].clip(0, w)
     boxes[:, 1::2] = boxes[:, 1::2].clip(0, h)
     return boxes
+
+
+def split_coco(coco, fractions, seed=0):
+    """A seeded split of a COCO dict's images (with their boxes) into parts.
+
+    Args:
+        coco (dict): ``images``, ``annotations`` and ``categories``.
+        fractions (dict[str, float]): Share of the images per part, in order, e.g.
+            ``dict(train=0.7, val=0.15, test=0.15)``; they must sum to 1. Each part gets the
+            rounded share of the images, the last one the rest.
+        seed (int): Seed of the image order. Defaults to 0.
+
+    Returns:
+        tuple[dict, dict]: The COCO dict of each part, and its box count per category id.
+
+    Raises:
+        ValueError: Fractions that do not sum to 1 or a part left without images.
+
+    Example:
+        >>> coco = dict(images=[dict(id=i) for i in range(1, 11)], categories=[dict(id=0)],
+        ...             annotations=[dict(id=i, image_id=i, category_id=0) for i in range(1, 11)])
+        >>> parts, counts = split_coco(coco, dict(train=0.6, val=0.2, test=0.2), seed=0)
+        >>> [len(p['images']) for p in parts.values()], counts['train']
+        ([6, 2, 2], {0: 6})
+    """
+    if abs(sum(fractions.values()) - 1) > 1e-6:
+        raise ValueError(f'split fractions must sum to 1, got {fractions}')
+    images = [coco['images'][k] for k in
+              np.random.default_rng(seed).permutation(len(coco['images']))]
+    parts, counts, start = {}, {}, 0
+    names = list(fractions)
+    for k, name in enumerate(names):
+        end = len(images) if k == len(names) - 1 else start + round(fractions[name] * len(images))
+        if end <= start:
+            raise ValueError(f'split part {name!r} gets no image of {len(images)}')
+        ids = {image['id'] for image in images[start:end]}
+        boxes = [a for a in coco['annotations'] if a['image_id'] in ids]
+        parts[name] = dict(coco, images=sorted(images[start:end], key=lambda i: i['id']),
+                           annotations=boxes)
+        counts[name] = {c['id']: sum(a['category_id'] == c['id'] for a in boxes)
+                        for c in coco['categories']}
+        start = end
+    return parts, counts

@@ -9,7 +9,7 @@ from mmengine.registry import init_default_scope
 
 from mmcell.apis import build_model
 
-from ..conftest import DATA, ROOT
+from ..conftest import DATA, ROOT, run_tool
 
 CSA, CA = 'ChannelSpatialAttentionUnit', 'ChannelAttentionUnit'
 EXPECTED = {  # configs/cs_arfpn/<name>: detector, backbone depth, attention unit, neck, RoI layer
@@ -101,6 +101,48 @@ def test_quick_config_trains_a_step_on_synthetic_smears(synthetic_data, monkeypa
     sample = dataset[0]
     assert sample['inputs'].shape == (3, 240, 320)  # 320x240 smears stay at the quick scale
     model.train()
+    data = model.data_preprocessor(
+        {k: [dataset[i][k] for i in range(2)] for k in ('inputs', 'data_samples')}, True)
+    total, _ = model.parse_losses(model(**data, mode='loss'))
+    assert torch.isfinite(total)
+
+
+CHULA = DATA / 'chula_rbc12'
+CHULA_CONFIGS = {'faster_rcnn_r50_fpn_chula.py': ('ResNet', 'FPN'),
+                 'c_arfpn_r50_chula.py': ('CSARUResNet', 'AttentionFPN'),
+                 'cs_arfpn_r50_chula.py': ('CSARUResNet', 'AttentionFPN')}
+
+
+@pytest.fixture(scope='module')
+def chula_boxes(tmp_path_factory):
+    """Boxes and the seeded split of the real Chula-RBC-12 files, as the dataset base says."""
+    out = tmp_path_factory.mktemp('chula') / 'annotations.json'
+    run_tool('tools/dataset_converters/chula_to_coco.py', CHULA, out, '--split', '0.7', '0.15',
+             '0.15', '--seed', '0')
+    return out.parent
+
+
+@pytest.mark.skipif(not CHULA.is_dir(), reason=f'no Chula-RBC-12 at {CHULA}')
+@pytest.mark.parametrize('name', [
+    name if name == 'cs_arfpn_r50_chula.py' else pytest.param(name, marks=pytest.mark.every_config)
+    for name in CHULA_CONFIGS])
+def test_chula_configs_build_and_take_a_training_step(name, chula_boxes, monkeypatch):
+    monkeypatch.setenv('MMCELL_CHULA_BOXES', str(chula_boxes))
+    cfg = load(name)
+    model = build_model(cfg, init_weights=False)
+    backbone, neck = CHULA_CONFIGS[name]
+    assert (type(model.backbone).__name__, type(model.neck).__name__) == (backbone, neck)
+    assert model.roi_head.bbox_head.num_classes == 13
+    datasets = {part: DATASETS.build(cfg[f'{part}_dataloader'].dataset)
+                for part in ('train', 'val', 'test')}
+    # 175/38/37 images; training leaves out 56.jpg, whose label file is empty (filter_empty_gt)
+    assert {part: len(d) for part, d in datasets.items()} == dict(train=174, val=38, test=37)
+    dataset = datasets['train']
+    assert dataset.metainfo['classes'][9] == 'schistocyte'
+    sample = dataset[0]
+    assert sample['inputs'].shape == (3, 480, 640)  # native size: red cells keep ~38 px
+    model.train()
+    torch.manual_seed(0)
     data = model.data_preprocessor(
         {k: [dataset[i][k] for i in range(2)] for k in ('inputs', 'data_samples')}, True)
     total, _ = model.parse_losses(model(**data, mode='loss'))

@@ -86,3 +86,36 @@ def test_truncated_image_stops_the_converter_naming_it(tmp_path):
     assert proc.returncode != 0
     assert f'{name}.jpg: is truncated' in proc.stderr
     assert not (tmp_path / 'c.json').exists()  # nothing half-written
+
+
+def test_split_is_seeded_disjoint_and_counts_boxes_per_class(converted):
+    from mmcell.converters import split_coco
+    _, _, coco, _ = converted
+    shares = dict(train=0.7, val=0.15, test=0.15)
+    parts, counts = split_coco(coco, shares, seed=0)
+    ids = [{i['id'] for i in p['images']} for p in parts.values()]
+    assert [len(i) for i in ids] == [14, 3, 3] and set.union(*ids) == {
+        i['id'] for i in coco['images']}
+    assert sum(len(p['annotations']) for p in parts.values()) == len(coco['annotations'])
+    for name, part in parts.items():
+        assert {a['image_id'] for a in part['annotations']} <= ids[list(parts).index(name)]
+        assert sum(counts[name].values()) == len(part['annotations'])
+    assert split_coco(coco, shares, seed=0)[0] == parts  # seeded
+    assert split_coco(coco, shares, seed=1)[0]['test']['images'] != parts['test']['images']
+    with pytest.raises(ValueError, match='must sum to 1'):
+        split_coco(coco, dict(train=0.7, val=0.7), seed=0)
+
+
+def test_a_split_without_training_boxes_of_a_class_is_refused_naming_it(tmp_path):
+    from ..conftest import load_tool
+    tool = load_tool('tools/dataset_converters/chula_to_coco.py')
+    coco = dict(images=[dict(id=i) for i in range(1, 11)],
+                categories=[dict(id=0, name='normal cell'), dict(id=1, name='teardrop')],
+                annotations=[dict(id=i, image_id=i, category_id=int(i == 10))
+                             for i in range(1, 11)])
+    seed = next(s for s in range(100)  # one that puts image 10, the only teardrop, in val/test
+                if 10 not in [i['id'] for i in tool.split_coco(
+                    coco, dict(train=0.6, val=0.2, test=0.2), s)[0]['train']['images']])
+    with pytest.raises(SystemExit, match=r"leaves no training box of \['teardrop'\]"):
+        tool.write_split(coco, tmp_path / 'a.json', (0.6, 0.2, 0.2), seed)
+    assert not list(tmp_path.iterdir())  # nothing written

@@ -7,9 +7,14 @@ Chula types as categories. Images without a label file are listed and skipped. E
 of the boxes: the share holding their labelled centre, box sizes, and the share that is mostly
 cell pixels.
 
+With ``--split TRAIN VAL TEST`` it also writes a seeded split of the images beside OUT
+(``<out>_train.json``, ``_val.json``, ``_test.json``: what ``configs/_base_/datasets/
+chula_rbc12.py`` reads) and prints each part's boxes per class; a split that leaves a class
+without a training box is refused, naming the class.
+
 Example:
     python tools/dataset_converters/chula_to_coco.py ../shared/data/chula_rbc12 \
-        work_dirs/data/chula_rbc12/annotations.json
+        work_dirs/data/chula_rbc12/annotations.json --split 0.7 0.15 0.15 --seed 0
 """
 import argparse
 import json
@@ -21,14 +26,40 @@ import numpy as np
 from mmcell.datasets import check_image_file
 from mmcell.utils import track
 from mmcell.converters.chula_rbc12 import (CHULA_CLASSES, cell_mask, estimate_cell_boxes,
-                                         read_chula_points)
+                                         read_chula_points, split_coco)
 
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('root', help='the Chula-RBC-12 folder (with Dataset/ and Label/)')
     parser.add_argument('out', help='COCO json to write')
-    return parser.parse_args()
+    parser.add_argument('--split', type=float, nargs=3, metavar=('TRAIN', 'VAL', 'TEST'),
+                        help='also write a seeded split of the images with these shares')
+    parser.add_argument('--seed', type=int, default=0, help='seed of the split (default 0)')
+    args = parser.parse_args()
+    if args.split and (min(args.split) <= 0 or abs(sum(args.split) - 1) > 1e-6):
+        parser.error(f'--split shares must be positive and sum to 1, got {args.split}')
+    return args
+
+
+def write_split(coco, out, shares, seed):
+    """Write the split's parts beside ``out``; refuse one without a training box of a class."""
+    parts, counts = split_coco(coco, dict(zip(('train', 'val', 'test'), shares)), seed)
+    names = {c['id']: c['name'] for c in coco['categories']}
+    missing = [names[c] for c, n in counts['train'].items() if n == 0]
+    if missing:
+        raise SystemExit(f'the split (seed {seed}) leaves no training box of {missing}: '
+                         'their AP could only be 0; try another --seed or larger TRAIN')
+    width = max(len(n) for n in names.values()) + 2
+    print(f'split (seed {seed}), boxes per class:\n{"":<{width}}' +
+          ''.join(f'{p:>8}' for p in parts))
+    for c, name in names.items():
+        print(f'{name:<{width}}' + ''.join(f'{counts[p][c]:>8}' for p in parts))
+    print(f'{"images":<{width}}' + ''.join(f'{len(parts[p]["images"]):>8}' for p in parts))
+    for part, part_coco in parts.items():
+        path = out.with_name(f'{out.stem}_{part}.json')
+        path.write_text(json.dumps(part_coco))
+        print(f'{part}: {path}')
 
 
 def main():
@@ -73,6 +104,8 @@ def main():
               f'{100 * np.mean(np.array(cell_share) > 0.6):.1f}% are more than 60% cell pixels')
     if skipped:
         print(f'skipped {len(skipped)} image(s) without a label file: {skipped[:10]}')
+    if args.split:
+        write_split(coco, out, args.split, args.seed)
 
 
 if __name__ == '__main__':
