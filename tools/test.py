@@ -16,7 +16,7 @@ from mmengine.registry import METRICS, RUNNERS
 from mmengine.runner import Runner
 
 import mmcell  # noqa: F401 (registers components, safe checkpoint loading)
-from mmcell.compat import quiet_known_warnings, setup_cpu_distributed
+from mmcell.compat import finish_distributed, quiet_known_warnings, setup_cpu_distributed
 from mmcell.utils import config_scope, load_config, set_work_dir
 
 # What differs between the scopes: the metric that dumps predictions and the
@@ -147,6 +147,7 @@ def main():
         report_trust(cfg, args, runner)
     if args.out and args.out_item == 'metrics':
         mmengine.dump(metrics, args.out)
+    finish_distributed()
 
 
 if __name__ == '__main__':

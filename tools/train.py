@@ -8,7 +8,8 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 import mmcell  # noqa: F401 (registers components, safe checkpoint loading)
-from mmcell.compat import latest_checkpoint, quiet_known_warnings, setup_cpu_distributed
+from mmcell.compat import (finish_distributed, latest_checkpoint, quiet_known_warnings,
+                           setup_cpu_distributed)
 from mmcell.utils import config_scope, load_config, set_work_dir
 
 
@@ -77,6 +78,7 @@ def main():
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     quiet_known_warnings(runner.logger)
     runner.train()
+    finish_distributed()
 
 
 if __name__ == '__main__':

@@ -26,14 +26,15 @@ from .bf16_optim_wrapper import BF16OptimWrapper
 from .checkpoint_loading import (UnsafeCheckpointError, allow_checkpoint_types,
                                  install_safe_checkpoint_loading, load_local_checkpoint)
 from .cpu_distributed import (CPUDistributedDataParallel, CPUSyncBatchNorm,
-                              setup_cpu_distributed)
+                              finish_distributed, setup_cpu_distributed)
 from .quiet import quiet_known_warnings
 from .roi_pool import TorchRoIPool, install_torch_roi_pool
 
 __all__ = [
     'AtomicLocalBackend', 'BF16OptimWrapper', 'CPUDistributedDataParallel', 'CPUSyncBatchNorm',
     'TorchRoIPool', 'UnsafeCheckpointError', 'allow_checkpoint_types', 'atomic_write', 'install',
-    'latest_checkpoint', 'load_local_checkpoint', 'quiet_known_warnings', 'setup_cpu_distributed'
+    'finish_distributed', 'latest_checkpoint', 'load_local_checkpoint', 'quiet_known_warnings',
+    'setup_cpu_distributed'
 ]
 
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from mmcell.compat import load_local_checkpoint
+from mmcell.compat import finish_distributed, load_local_checkpoint
 
 from ..conftest import ROOT, run_tool, save_random_checkpoint
 from .tiny_config import tiny_classifier_config, tiny_detector_config
@@ -163,3 +163,12 @@ def test_two_processes_train_cs_arfpn_within_tolerance(tmp_path, tiny_coco):
     gap = relative_difference(two, one, weights(start))
     print(f'CS-ARFPN, two processes against one: {gap:.4f} of the distance trained')
     assert gap < 0.01
+
+
+def test_finish_distributed_takes_the_group_down_and_is_a_no_op_outside_a_run(tmp_path):
+    import torch.distributed as dist
+    finish_distributed()  # no process group: nothing to do
+    dist.init_process_group('gloo', init_method=f'file://{tmp_path}/store', rank=0,
+                            world_size=1)
+    finish_distributed()
+    assert not dist.is_initialized()
