@@ -1,4 +1,7 @@
-from .config import MOVED_CONFIGS, config_scope, load_config, set_work_dir
+from .config import (MOVED_CONFIGS, config_scope, load_classifier_config, load_config,
+                     set_work_dir)
 from .progress import track
 
-__all__ = ['MOVED_CONFIGS', 'config_scope', 'load_config', 'set_work_dir', 'track']
+__all__ = [
+    'MOVED_CONFIGS', 'config_scope', 'load_classifier_config', 'load_config', 'set_work_dir', 'track'
+]

@@ -91,6 +91,31 @@ def config_scope(cfg: Config) -> str:
     return scope
 
 
+def load_classifier_config(path: Union[str, Path], cfg_options: Optional[dict] = None,
+                           tool: str = 'this tool') -> Config:
+    """A classifier's config for a tool: loaded, ``--cfg-options`` merged, its scope checked.
+
+    Args:
+        path (str | Path): The config file (see :func:`load_config`).
+        cfg_options (dict, optional): Settings to merge (a tool's ``--cfg-options``).
+            Defaults to None.
+        tool (str): The tool's name, for the error. Defaults to ``'this tool'``.
+
+    Returns:
+        mmengine.Config: The config.
+
+    Raises:
+        SystemExit: The config is not an mmpretrain (classification) config.
+    """
+    cfg = load_config(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if config_scope(cfg) != 'mmpretrain':
+        raise SystemExit(f'error: {path} is a {cfg.default_scope} config; {tool} works on '
+                         'classifiers (mmpretrain configs) only')
+    return cfg
+
+
 def set_work_dir(cfg: Config, work_dir: Optional[str] = None) -> None:
     """Set ``cfg.work_dir``: the argument, else the config's, else ``work_dirs/<config name>``."""
     if work_dir is not None:

@@ -27,7 +27,7 @@ from mmcell.compat import quiet_known_warnings
 from mmcell.evaluation.selection_report import (format_selection_summary, record_selection,
                                                 summarize_selection)
 from mmcell.models import SparseAttentionHead
-from mmcell.utils import config_scope, load_config
+from mmcell.utils import load_classifier_config
 from mmcell.visualization import draw_selection_page, draw_selection_summary
 
 
@@ -72,12 +72,7 @@ def write_csv(records, classes, path):
 def main(argv=None):
     args = parse_args(argv)
     quiet_known_warnings()
-    cfg = load_config(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if config_scope(cfg) != 'mmpretrain':
-        raise SystemExit(f'{args.config} is a {cfg.default_scope} config; analyze_selection.py '
-                         'looks at CellViT classifiers')
+    cfg = load_classifier_config(args.config, args.cfg_options, 'analyze_selection.py')
     model = build_model(cfg, args.checkpoint)
     if not isinstance(model.head, SparseAttentionHead):
         raise SystemExit(f'{args.config}: the model\'s head is a {type(model.head).__name__}, '

@@ -26,7 +26,7 @@ from mmengine.runner import Runner
 
 from mmcell.apis import build_model
 from mmcell.compat import quiet_known_warnings
-from mmcell.utils import config_scope, load_config, track
+from mmcell.utils import load_classifier_config, track
 
 
 def forward_both(model, inputs):
@@ -90,13 +90,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     quiet_known_warnings()
-    cfg = load_config(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if config_scope(cfg) != 'mmpretrain':
-        raise SystemExit(f'error: {args.config} is a {cfg.default_scope} config; '
-                         'bf16_agreement compares the predictions of classifiers '
-                         '(mmpretrain configs) only')
+    cfg = load_classifier_config(args.config, args.cfg_options, 'bf16_agreement.py')
     loader_cfg = cfg.test_dataloader.copy()
     if args.batch_size:
         loader_cfg.batch_size = args.batch_size

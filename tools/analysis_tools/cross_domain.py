@@ -28,7 +28,7 @@ from mmengine.runner import Runner
 from mmcell.apis import build_model
 from mmcell.compat import quiet_known_warnings
 from mmcell.evaluation.classification_report import report_rows
-from mmcell.utils import config_scope, load_config, track
+from mmcell.utils import load_classifier_config, load_config, track
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
 # --normalize: StainNormalize's settings.
@@ -177,12 +177,7 @@ def format_table(rows):
 def main(argv=None):
     args = parse_args(argv)
     quiet_known_warnings()
-    cfg = load_config(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if config_scope(cfg) != 'mmpretrain':
-        raise SystemExit(f'{args.config} is a {cfg.default_scope} config; cross_domain.py tests '
-                         'classifiers')
+    cfg = load_classifier_config(args.config, args.cfg_options, 'cross_domain.py')
     for spec in args.sets:
         if not (osp.isdir(spec) or osp.isfile(spec)):
             raise SystemExit(f'{spec}: neither a config nor a folder')
