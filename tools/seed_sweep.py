@@ -30,7 +30,7 @@ from mmcell.compat import quiet_known_warnings
 from mmcell.engine.runs import finished_report, mean_std_rows, train_and_test
 from mmcell.evaluation.selection_report import record_selection, summarize_selection
 from mmcell.models import SparseAttentionHead
-from mmcell.utils import config_scope, load_config
+from mmcell.utils import config_scope, enable_amp, load_config
 
 # Selection figures in the table: (column, summary key, scale, format).
 SELECTION_COLUMNS = (('distinct tokens', 'distinct_tokens', 1, '.2f'),
@@ -47,6 +47,8 @@ def parse_args(argv=None):
                         help='where the runs go (default: work_dirs/seed_sweep)')
     parser.add_argument('--selection', action='store_true',
                         help='add the selection report\'s figures for sparse attention heads')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision, as tools/train.py --amp (bfloat16 on CPU)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings of every config, as in tools/train.py')
     args = parser.parse_args(argv)
@@ -131,6 +133,8 @@ def main(argv=None):
             if config_scope(cfg) != 'mmpretrain':
                 raise SystemExit(f'{config} is a {cfg.default_scope} config; seed_sweep.py '
                                  'sweeps classifiers')
+            if args.amp:
+                enable_amp(cfg)
             if args.cfg_options:
                 cfg.merge_from_dict(args.cfg_options)
             cfg.randomness = dict(cfg.get('randomness') or {}, seed=seed)
@@ -148,8 +152,8 @@ def main(argv=None):
 
     print(f'\nmean ± std over training seeds {args.seeds}, percent:\n{format_table(rows)}')
     with open(osp.join(args.work_dir, 'sweep_summary.json'), 'w') as f:
-        json.dump(dict(configs=args.configs, seeds=args.seeds, cfg_options=args.cfg_options,
-                       rows=rows), f, indent=2)
+        json.dump(dict(configs=args.configs, seeds=args.seeds, amp=args.amp,
+                       cfg_options=args.cfg_options, rows=rows), f, indent=2)
     columns = [c for c in ('accuracy', 'macro_f1') + tuple(c for c, *_ in SELECTION_COLUMNS)
                if any(c in r for r in rows)]
     with open(osp.join(args.work_dir, 'sweep_summary.csv'), 'w', newline='') as f:

@@ -2,7 +2,6 @@
 import argparse
 import os
 
-import torch
 from mmengine.config import DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
@@ -10,7 +9,7 @@ from mmengine.runner import Runner
 import mmcell  # noqa: F401 (registers components, safe checkpoint loading)
 from mmcell.compat import (finish_distributed, latest_checkpoint, quiet_known_warnings,
                            setup_cpu_distributed)
-from mmcell.utils import config_scope, load_config, set_work_dir
+from mmcell.utils import config_scope, enable_amp, load_config, set_work_dir
 
 
 def parse_args():
@@ -47,14 +46,7 @@ def merge_args(cfg, args):
     if args.no_validate:
         cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
     if args.amp:
-        wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if wrapper not in ('OptimWrapper', 'AmpOptimWrapper', 'BF16OptimWrapper'):
-            raise ValueError(f'--amp cannot wrap optim_wrapper of type {wrapper}')
-        if torch.cuda.is_available():
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-        else:
-            cfg.optim_wrapper.type = 'BF16OptimWrapper'
+        enable_amp(cfg)
     if args.resume == 'auto':
         cfg.resume, cfg.load_from = True, latest_checkpoint(cfg.work_dir)
     elif args.resume is not None:

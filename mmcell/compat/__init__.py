@@ -14,6 +14,8 @@ atomic_checkpoints        checkpoints written through a temporary file and a ren
 cpu_distributed           gloo start-up, ``CPUDistributedDataParallel`` and
                           ``CPUSyncBatchNorm`` for distributed training without a GPU
 bf16_optim_wrapper        ``BF16OptimWrapper``: ``--amp`` on CPU
+onednn_linear             ``OneDNNLinear``: CPU inference of linear layers through oneDNN,
+                          GELU fused (MKL's float32 path is slow on AMD CPUs)
 roi_pool                  ``TorchRoIPool`` in ``mmcv.ops`` (mmcv 2.1's RoIPool has no CPU
                           kernel)
 quiet                     the stack's known-harmless warnings silenced, each by its message,
@@ -27,12 +29,13 @@ from .checkpoint_loading import (UnsafeCheckpointError, allow_checkpoint_types,
                                  install_safe_checkpoint_loading, load_local_checkpoint)
 from .cpu_distributed import (CPUDistributedDataParallel, CPUSyncBatchNorm,
                               finish_distributed, setup_cpu_distributed)
+from .onednn_linear import OneDNNLinear
 from .quiet import quiet_known_warnings
 from .roi_pool import TorchRoIPool, install_torch_roi_pool
 
 __all__ = [
     'AtomicLocalBackend', 'BF16OptimWrapper', 'CPUDistributedDataParallel', 'CPUSyncBatchNorm',
-    'TorchRoIPool', 'UnsafeCheckpointError', 'allow_checkpoint_types', 'atomic_write', 'install',
+    'OneDNNLinear', 'TorchRoIPool', 'UnsafeCheckpointError', 'allow_checkpoint_types', 'atomic_write', 'install',
     'finish_distributed', 'latest_checkpoint', 'load_local_checkpoint', 'quiet_known_warnings',
     'setup_cpu_distributed'
 ]

@@ -4,9 +4,10 @@ import re
 from pathlib import Path
 from typing import Optional, Union
 
+import torch
 from mmengine.config import Config
 
-__all__ = ['MOVED_CONFIGS', 'SCOPES', 'config_scope', 'load_config', 'set_work_dir']
+__all__ = ['MOVED_CONFIGS', 'SCOPES', 'config_scope', 'enable_amp', 'load_config', 'set_work_dir']
 
 SCOPES = ('mmpretrain', 'mmdet')
 
@@ -122,3 +123,22 @@ def set_work_dir(cfg: Config, work_dir: Optional[str] = None) -> None:
         cfg.work_dir = work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(cfg.filename))[0])
+
+
+def enable_amp(cfg: Config) -> None:
+    """Mixed precision for a config, as ``tools/train.py --amp`` asks for it.
+
+    On a GPU mmengine's ``AmpOptimWrapper`` (float16, dynamic loss scale); without one mmcell's
+    ``BF16OptimWrapper`` (bfloat16 autocast, no loss scale needed).
+
+    Raises:
+        ValueError: The config's optimizer wrapper is of another kind, which these cannot wrap.
+    """
+    wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper not in ('OptimWrapper', 'AmpOptimWrapper', 'BF16OptimWrapper'):
+        raise ValueError(f'--amp cannot wrap optim_wrapper of type {wrapper}')
+    if torch.cuda.is_available():
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    else:
+        cfg.optim_wrapper.type = 'BF16OptimWrapper'

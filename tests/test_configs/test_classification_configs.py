@@ -51,6 +51,32 @@ def test_cellvit_pbc_quick_on_synthetic_crops(synthetic_data):
     assert set(losses) == {'loss', 'loss_contrastive'}
 
 
+TABLE3_PBC_CONFIGS = {
+    # Table 3 on PBC at the quick budget: (head type, gate, pick, has the contrastive loss)
+    'cellvit/cellvit_pbc_quick_cls-head.py': ('LinearClsHead', None, None, False),
+    'cellvit/cellvit_pbc_quick_no-contrastive.py': ('SparseAttentionHead', 'sigmoid', 'argmax',
+                                                    False),
+    'cellvit/cellvit_pbc_quick_fixed-head_no-contrastive.py': ('SparseAttentionHead', 'softmax',
+                                                               'distinct', False),
+    'cellvit/cellvit_pbc_quick.py': ('SparseAttentionHead', 'sigmoid', 'argmax', True),
+    'cellvit/cellvit_pbc_quick_fixed-head.py': ('SparseAttentionHead', 'softmax', 'distinct',
+                                                True),
+    'baselines/vit-s16_pbc_quick.py': ('VisionTransformerClsHead', None, None, False),
+    'baselines/resnet50_pbc_quick.py': ('LinearClsHead', None, None, False),
+}
+
+
+@pytest.mark.parametrize('name', TABLE3_PBC_CONFIGS)
+def test_table3_pbc_configs_differ_only_in_their_row(name, synthetic_data):
+    head, gate, pick, contrastive = TABLE3_PBC_CONFIGS[name]
+    cfg = Config.fromfile(str(ROOT / 'configs' / name))
+    assert cfg.train_cfg.max_epochs == 8 and cfg.optim_wrapper.optimizer.type == 'AdamW'
+    model, batch, losses = training_step(cfg, synthetic_data / 'pbc')
+    assert type(model.head).__name__ == head and batch[0]['inputs'].shape == (3, 128, 128)
+    assert getattr(model.head, 'gate', None) == gate and getattr(model.head, 'pick', None) == pick
+    assert ('loss_contrastive' in losses) == contrastive
+
+
 def paper_recipe(name):
     """Load a Munich config and check it follows the paper's data and schedule."""
     cfg = Config.fromfile(str(ROOT / 'configs' / name))

@@ -5,6 +5,8 @@ from mmpretrain.registry import MODELS
 
 import mmcell  # noqa: F401 (registers ConvTokenViT)
 from mmcell.models.layers import ConvProjectionAttention, ConvTransformerBlock
+from mmcell.models.layers import conv_attention
+from mmcell.models.layers.conv_attention import ConvProjection, attend
 
 TINY = dict(embed_dims=[16, 32], num_heads=[1, 2], depths=[1, 3], patch_sizes=[7, 3],
             strides=[4, 2], paddings=[2, 1])
@@ -86,3 +88,39 @@ def test_a_config_selects_full_maps_for_every_layer_of_the_backbone():
     # Stage 1 (16x16 tokens, 8x8 keys, no CLS), then the last stage (CLS + 8x8, CLS + 4x4).
     assert [tuple(m.attention_map.shape) for m in layers] == [
         (2, 1, 256, 64), (2, 2, 65, 17), (2, 2, 65, 17)]
+
+
+@pytest.mark.parametrize('num_keys', [17, 257])
+def test_attend_in_bf16_matches_float32_attention_forward_and_backward(num_keys, monkeypatch):
+    monkeypatch.setattr(conv_attention, 'ATTENTION_BLOCK_BYTES', 40 * num_keys * 2 * 4)
+    torch.manual_seed(0)  # 6 (batch, head) slices in blocks of 4: a whole block and a part
+    q, k, v = (torch.randn(2, 3, n, 16) for n in (40, num_keys, num_keys))
+    expected = torch.nn.functional.scaled_dot_product_attention(q, k, v, scale=0.25)
+    low = [t.bfloat16().requires_grad_() for t in (q, k, v)]
+    out = attend(*low, scale=0.25)
+    assert out.shape == (2, 3, 40, 16) and out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), expected, atol=0.03, rtol=0.02)
+    out.float().sum().backward()
+    assert all(t.grad is not None and torch.isfinite(t.grad).all() for t in low)
+
+
+def test_the_depthwise_projection_trains_in_float32_under_cpu_autocast():
+    projection = ConvProjection(8, 3, stride=2)
+    x = torch.randn(2, 8, 6, 6)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert projection(x).dtype == torch.float32  # gradients: float32's fast backward
+        with torch.no_grad():
+            assert projection(x).dtype == torch.bfloat16  # inference: autocast's own
+
+
+def test_the_fused_mlp_gives_the_layers_output_and_keeps_the_keys():
+    torch.manual_seed(0)
+    block = ConvTransformerBlock(32, 2).eval()
+    assert {'mlp.0.weight', 'mlp.3.weight', 'attn.q.weight'} <= set(block.state_dict())
+    x = torch.randn(2, 1 + 8 * 8, 32)
+    mlp = block.mlp
+    assert mlp.fuses_gelu
+    with torch.no_grad():
+        fused = mlp(x)
+        one_by_one = mlp[3](mlp[1](torch.nn.functional.linear(x, mlp[0].weight, mlp[0].bias)))
+    torch.testing.assert_close(fused, one_by_one, atol=1e-5, rtol=1e-5)
