@@ -71,3 +71,13 @@ def test_configs_sharing_a_name_and_repeated_seeds_are_refused(tmp_path, cell_cr
     with pytest.raises(SystemExit):
         sweep(tmp_path, tmp_path / 'tiny.py', '--seeds', '1', '1')
     assert '--seeds repeats a seed: [1, 1]' in capsys.readouterr().err
+
+
+@pytest.mark.trains
+def test_amp_trains_every_run_in_bf16_on_cpu(tmp_path, cell_crops):
+    config = tmp_path / 'tiny.py'
+    config.write_text(tiny_classifier_config(cell_crops))
+    summary = sweep(tmp_path, config, '--seeds', '0', '--amp')
+    assert summary['amp'] is True
+    dumped = (tmp_path / 'sweep' / 'tiny' / 'seed_0' / 'tiny.py').read_text()
+    assert "type='BF16OptimWrapper'" in dumped
