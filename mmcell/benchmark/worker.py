@@ -19,7 +19,8 @@ import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Callable, List, Optional, Sequence, Tuple
+from contextlib import contextmanager, nullcontext
+from typing import Callable, ContextManager, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -91,10 +92,29 @@ def median_seconds(step: Callable[[], object], iters: int) -> float:
     return statistics.median(times)
 
 
+@contextmanager
+def mixed_precision(model: torch.nn.Module, task: str) -> Iterator[None]:
+    """bfloat16 as mmcell trains in it: a classifier wholly under CPU autocast (``--amp``), a
+    detector's backbone and neck only (``AutocastModulesHook``; mmcv's RoI ops and NMS have no
+    bfloat16 CPU kernels)."""
+    if task != 'det':
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            yield
+        return
+    from mmcell.engine.autocast_hook import autocast_module  # mmengine: not in the HF worker
+    restores = [autocast_module(model.backbone), autocast_module(model.neck)]
+    try:
+        yield
+    finally:
+        for restore in restores:
+            restore()
+
+
 def throughput(forward: Callable, x: torch.Tensor, iters: int, warmup: int,
-               bf16: bool = False) -> Tuple[float, float]:
-    """Images/s (from the median iteration) and the peak memory (MiB) of inference."""
-    with torch.no_grad(), torch.autocast('cpu', dtype=torch.bfloat16, enabled=bf16):
+               precision: ContextManager = nullcontext()) -> Tuple[float, float]:
+    """Images/s (from the median iteration) and the peak memory (MiB) of inference, in
+    ``precision`` (a context: :func:`mixed_precision` for bfloat16)."""
+    with torch.no_grad(), precision:
         with PeakMemory() as memory:
             for _ in range(warmup):
                 forward(x)
@@ -103,14 +123,17 @@ def throughput(forward: Callable, x: torch.Tensor, iters: int, warmup: int,
 
 
 def train_step(model: torch.nn.Module, loss: Callable, x: torch.Tensor, iters: int,
-               warmup: int) -> Tuple[float, float]:
-    """Seconds per training step (SGD, the median step) and the peak memory (MiB) of one."""
+               warmup: int, precision: ContextManager = nullcontext()) -> Tuple[float, float]:
+    """Seconds per training step (SGD, the median step) and the peak memory (MiB) of one, the
+    forward in ``precision`` (parameters, gradients and the optimizer in float32)."""
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        loss(x).backward()
+        with precision:
+            value = loss(x)
+        value.backward()
         optimizer.step()
     with PeakMemory() as memory:
         for _ in range(warmup):
@@ -150,12 +173,14 @@ def measure(name: str, batches: Sequence[int], iters: int, warmup: int,
         row = dict(model=name, task=spec.task, input=f'{shape[1]}x{shape[0]}', batch=batch,
                    params_M=round(params, 2), gmacs=round(macs, 2))
         row['fp32_img_s'], row['infer_peak_MiB'] = throughput(forward, x, iters, warmup)
-        row['bf16_img_s'] = (_try(f'{name} bf16', lambda: throughput(forward, x, iters, warmup,
-                                                                     bf16=True)[0])
-                             if bf16 else 'n/a')
+        row['bf16_img_s'] = (_try(f'{name} bf16', lambda: throughput(
+            forward, x, iters, warmup, mixed_precision(model, spec.task))[0]) if bf16 else 'n/a')
         if train:
             row['train_step_s'], row['train_peak_MiB'] = train_step(model, loss, x, iters,
                                                                     warmup)
+            row['bf16_train_step_s'] = (_try(f'{name} bf16 training', lambda: train_step(
+                model, loss, x, iters, warmup, mixed_precision(model, spec.task))[0])
+                if bf16 else 'n/a')
         rows.append({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()})
     return rows
 

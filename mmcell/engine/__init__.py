@@ -1,4 +1,5 @@
 """Training hooks of mmcell's own (mends of mmengine's are in :mod:`mmcell.compat`)."""
+from .autocast_hook import AutocastModulesHook, autocast_module
 from .freeze_hook import FreezeHook
 
-__all__ = ['FreezeHook']
+__all__ = ['AutocastModulesHook', 'FreezeHook', 'autocast_module']

@@ -1,0 +1,103 @@
+from typing import Any, Callable, Sequence
+
+import torch
+import torch.nn as nn
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.registry import HOOKS
+
+DTYPES = {'bfloat16': torch.bfloat16, 'float16': torch.float16}
+
+
+def _to_float32(output: Any) -> Any:
+    """Floating tensors in a (nested) output back to float32; everything else as it is."""
+    if isinstance(output, torch.Tensor):
+        return output.float() if output.is_floating_point() else output
+    if isinstance(output, (list, tuple)):
+        converted = [_to_float32(item) for item in output]
+        return type(output)(*converted) if hasattr(output, '_fields') else type(output)(converted)
+    if isinstance(output, dict):
+        return type(output)({key: _to_float32(value) for key, value in output.items()})
+    return output
+
+
+def autocast_module(module: nn.Module,
+                    dtype: torch.dtype = torch.bfloat16) -> Callable[[], None]:
+    """Make ``module`` compute under autocast and hand float32 outputs to what follows.
+
+    Its forward runs inside ``torch.autocast(<its device>, dtype)``; floating outputs are cast
+    back to float32, so the modules after it (mmcv's RoI and NMS ops, which have no bfloat16 CPU
+    kernels) run as before. Calling it again on the same module changes nothing.
+
+    Args:
+        module (nn.Module): The module (e.g. a detector's backbone).
+        dtype (torch.dtype): Autocast's dtype. Defaults to ``torch.bfloat16``.
+
+    Returns:
+        Callable[[], None]: Puts the module's own forward back (a no-op when the module was
+        under autocast already).
+    """
+    if getattr(module, '_mmcell_autocast', None) is not None:
+        return lambda: None
+    forward = module.forward
+
+    def autocast_forward(*args, **kwargs):
+        device = next(module.parameters()).device.type
+        with torch.autocast(device, dtype=dtype):
+            return _to_float32(forward(*args, **kwargs))
+
+    module.forward = autocast_forward
+    module._mmcell_autocast = dtype
+
+    def restore():
+        del module.forward, module._mmcell_autocast
+    return restore
+
+
+@HOOKS.register_module()
+class AutocastModulesHook(Hook):
+    """Run named parts of a model in mixed precision, the rest in float32.
+
+    ``--amp`` (:class:`~mmcell.compat.BF16OptimWrapper` on CPU) puts the whole forward under
+    autocast, which a detector cannot take on CPU: mmcv's RoIAlign and NMS have no bfloat16
+    CPU kernels. This hook puts only the parts named under autocast, by default a detector's
+    backbone and neck, where its convolutions spend the time, and casts their outputs back to
+    float32 for the heads. Parameters, gradients and the optimizer stay in float32, as under
+    ``--amp``. It applies before training, validation and testing alike (mmengine calls
+    ``before_run`` in each), so a model is tested in the precision it was trained in.
+
+    Args:
+        modules (Sequence[str]): Names of submodules, as in ``model.named_modules()``.
+            Defaults to ``('backbone', 'neck')``.
+        dtype (str): ``'bfloat16'`` or ``'float16'``. Defaults to ``'bfloat16'``.
+
+    Raises:
+        ValueError: An unknown dtype, or a name that is no submodule of the model (naming
+            those it has).
+
+    Example:
+        >>> # in a detection config
+        >>> custom_hooks = [dict(type='AutocastModulesHook', modules=('backbone', 'neck'))]
+    """
+
+    priority = 'VERY_HIGH'
+
+    def __init__(self, modules: Sequence[str] = ('backbone', 'neck'),
+                 dtype: str = 'bfloat16') -> None:
+        if dtype not in DTYPES:
+            raise ValueError(f'dtype must be one of {sorted(DTYPES)}, got {dtype!r}')
+        if isinstance(modules, str):
+            modules = (modules, )
+        self.modules = tuple(modules)
+        self.dtype = DTYPES[dtype]
+
+    def before_run(self, runner) -> None:
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        named = dict(model.named_modules())
+        missing = [name for name in self.modules if name not in named or not name]
+        if missing:
+            top = sorted(name for name in named if name and '.' not in name)
+            raise ValueError(f'AutocastModulesHook: the model has no submodule {missing}; its '
+                             f'top-level modules are {top}')
+        for name in self.modules:
+            autocast_module(named[name], self.dtype)
