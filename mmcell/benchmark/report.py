@@ -63,7 +63,7 @@ def goals(rows: List[dict], batch: int, det_batch: int) -> List[str]:
         (f'CellViT (sparse attention head) over the CLS head, inference time at batch {batch}',
          over(value('cellvit-cls-head', 'fp32_img_s', batch),
               value('cellvit', 'fp32_img_s', batch)), 1.05, False),
-        (f'CS-ARFPN R50 training step, fp32 over bf16 backbone and neck, at batch {det_batch}',
+        (f'CS-ARFPN R50 training step, fp32 over bf16 (RoI ops fp32), at batch {det_batch}',
          over(value('cs-arfpn-r50', 'train_step_s', det_batch),
               value('cs-arfpn-r50', 'bf16_train_step_s', det_batch)), 1.5, True),
         (f'CS-ARFPN R50 over stock Faster R-CNN R50-FPN, latency at batch {det_batch}',

@@ -20,6 +20,7 @@ import time
 import traceback
 from pathlib import Path
 from contextlib import contextmanager, nullcontext
+from functools import partial
 from typing import Callable, ContextManager, Iterator, List, Optional, Sequence, Tuple
 
 import torch
@@ -94,15 +95,16 @@ def median_seconds(step: Callable[[], object], iters: int) -> float:
 
 @contextmanager
 def mixed_precision(model: torch.nn.Module, task: str) -> Iterator[None]:
-    """bfloat16 as mmcell trains in it: a classifier wholly under CPU autocast (``--amp``), a
-    detector's backbone and neck only (``AutocastModulesHook``; mmcv's RoI ops and NMS have no
-    bfloat16 CPU kernels)."""
+    """bfloat16 as mmcell trains in it: a classifier wholly under CPU autocast (``--amp``); a
+    two-stage detector's backbone, neck, RPN head and box head, with mmcv's RoIAlign and NMS
+    (no bfloat16 CPU kernels) and the losses in float32 (``AutocastModulesHook``)."""
     if task != 'det':
         with torch.autocast('cpu', dtype=torch.bfloat16):
             yield
         return
     from mmcell.engine.autocast_hook import autocast_module  # mmengine: not in the HF worker
-    restores = [autocast_module(model.backbone), autocast_module(model.neck)]
+    named = dict(model.named_modules())
+    restores = [autocast_module(named[name]) for name in DETECTOR_BF16_PARTS if name in named]
     try:
         yield
     finally:
@@ -110,11 +112,15 @@ def mixed_precision(model: torch.nn.Module, task: str) -> Iterator[None]:
             restore()
 
 
+#: The parts of a detector :func:`mixed_precision` runs in bfloat16 (those it has).
+DETECTOR_BF16_PARTS = ('backbone', 'neck', 'rpn_head', 'roi_head.bbox_head')
+
+
 def throughput(forward: Callable, x: torch.Tensor, iters: int, warmup: int,
-               precision: ContextManager = nullcontext()) -> Tuple[float, float]:
-    """Images/s (from the median iteration) and the peak memory (MiB) of inference, in
-    ``precision`` (a context: :func:`mixed_precision` for bfloat16)."""
-    with torch.no_grad(), precision:
+               precision: Callable[[], ContextManager] = nullcontext) -> Tuple[float, float]:
+    """Images/s (from the median iteration) and the peak memory (MiB) of inference, in the
+    context ``precision()`` gives (:func:`mixed_precision` for bfloat16)."""
+    with torch.no_grad(), precision():
         with PeakMemory() as memory:
             for _ in range(warmup):
                 forward(x)
@@ -123,15 +129,17 @@ def throughput(forward: Callable, x: torch.Tensor, iters: int, warmup: int,
 
 
 def train_step(model: torch.nn.Module, loss: Callable, x: torch.Tensor, iters: int,
-               warmup: int, precision: ContextManager = nullcontext()) -> Tuple[float, float]:
+               warmup: int, precision: Callable[[], ContextManager] = nullcontext
+               ) -> Tuple[float, float]:
     """Seconds per training step (SGD, the median step) and the peak memory (MiB) of one, the
-    forward in ``precision`` (parameters, gradients and the optimizer in float32)."""
+    forward in the context ``precision()`` gives (parameters, gradients and the optimizer in
+    float32)."""
     model.train()
     optimizer = torch.optim.SGD(model.parameters(), lr=1e-4, momentum=0.9)
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        with precision:
+        with precision():
             value = loss(x)
         value.backward()
         optimizer.step()
@@ -173,14 +181,14 @@ def measure(name: str, batches: Sequence[int], iters: int, warmup: int,
         row = dict(model=name, task=spec.task, input=f'{shape[1]}x{shape[0]}', batch=batch,
                    params_M=round(params, 2), gmacs=round(macs, 2))
         row['fp32_img_s'], row['infer_peak_MiB'] = throughput(forward, x, iters, warmup)
+        bf16_context = partial(mixed_precision, model, spec.task)
         row['bf16_img_s'] = (_try(f'{name} bf16', lambda: throughput(
-            forward, x, iters, warmup, mixed_precision(model, spec.task))[0]) if bf16 else 'n/a')
+            forward, x, iters, warmup, bf16_context)[0]) if bf16 else 'n/a')
         if train:
             row['train_step_s'], row['train_peak_MiB'] = train_step(model, loss, x, iters,
                                                                     warmup)
             row['bf16_train_step_s'] = (_try(f'{name} bf16 training', lambda: train_step(
-                model, loss, x, iters, warmup, mixed_precision(model, spec.task))[0])
-                if bf16 else 'n/a')
+                model, loss, x, iters, warmup, bf16_context)[0]) if bf16 else 'n/a')
         rows.append({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()})
     return rows
 
