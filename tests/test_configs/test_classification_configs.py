@@ -145,3 +145,53 @@ def test_stain_configs_change_only_the_training_pipeline(name, synthetic_data):
     assert cfg.stain_target.endswith('configs/_base_/datasets/pbc_stain_target.json')
     _, batch, losses = training_step(cfg, synthetic_data / 'pbc', num=2)
     assert batch[0]['inputs'].shape == (3, 128, 128) and torch.isfinite(losses['loss'])
+
+
+RECIPE_CONFIGS = {  # from-scratch recipe config: the plain sibling it extends
+    'cellvit/cellvit_pbc_quick_recipe.py': 'cellvit/cellvit_pbc_quick.py',
+    'cellvit/cellvit_pbc_recipe.py': 'cellvit/cellvit_pbc.py',
+    'baselines/resnet50_pbc_quick_recipe.py': 'baselines/resnet50_pbc_quick.py',
+    'baselines/resnet50_pbc_recipe.py': 'baselines/resnet50_pbc.py',
+    'baselines/vit-s16_pbc_quick_recipe.py': 'baselines/vit-s16_pbc_quick.py',
+}
+
+
+@pytest.mark.parametrize('name', RECIPE_CONFIGS)
+def test_recipe_configs_add_the_same_recipe_to_their_model(name, synthetic_data):
+    cfg = Config.fromfile(str(ROOT / 'configs' / name))
+    plain = Config.fromfile(str(ROOT / 'configs' / RECIPE_CONFIGS[name]))
+    steps = [step['type'] for step in cfg.train_dataloader.dataset.pipeline]
+    assert steps == ['LoadImageFromFile', 'RandomResizedCrop', 'RandomFlip', 'RandAugment',
+                     'PackInputs']
+    for key in ('optim_wrapper', 'param_scheduler', 'train_cfg', 'test_dataloader'):
+        assert cfg[key] == plain[key], key
+    assert cfg.model.backbone == plain.model.backbone
+    assert cfg.model.train_cfg == dict(augments=[dict(type='Mixup', alpha=0.8),
+                                                 dict(type='CutMix', alpha=1.0)])
+    assert [hook['type'] for hook in cfg.custom_hooks] == ['EMAHook']
+
+    model, batch, losses = training_step(cfg, synthetic_data / 'pbc', num=4)
+    assert type(model.head.loss_module).__name__ == 'LabelSmoothLoss'
+    assert len(model.data_preprocessor.batch_augments.augments) == 2
+    assert batch[0]['inputs'].shape == (3, 128, 128) and torch.isfinite(losses['loss'])
+    # The contrastive loss (CellViT's) takes the mixed batch's soft labels.
+    assert ('loss_contrastive' in losses) == ('cellvit' in name)
+
+
+def test_contrastive_head_takes_mixup_scores(synthetic_data):
+    cfg = Config.fromfile(str(ROOT / 'configs' / 'cellvit' / 'cellvit_pbc_quick_recipe.py'))
+    model = build_model(cfg, init_weights=False).train()
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        dataset = DATASETS.build(dict(cfg.train_dataloader.dataset,
+                                      data_root=str(synthetic_data / 'pbc')))
+    batch = [dataset[i] for i in range(4)]
+    torch.manual_seed(0)
+    data = model.data_preprocessor(
+        {k: [b[k] for b in batch] for k in ('inputs', 'data_samples')}, True)
+    scores = torch.stack([sample.gt_score for sample in data['data_samples']])
+    assert scores.shape == (4, 8) and torch.allclose(scores.sum(1), torch.ones(4))
+    feats = model.extract_feat(data['inputs'])
+    feature = model.head.pre_logits(feats)
+    expected = model.head.contrastive_loss(feature, scores)
+    losses = model.head.loss(feats, data['data_samples'])
+    assert torch.allclose(losses['loss_contrastive'], expected)

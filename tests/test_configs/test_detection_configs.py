@@ -147,3 +147,17 @@ def test_chula_configs_build_and_take_a_training_step(name, chula_boxes, monkeyp
         {k: [dataset[i][k] for i in range(2)] for k in ('inputs', 'data_samples')}, True)
     total, _ = model.parse_losses(model(**data, mode='loss'))
     assert torch.isfinite(total)
+
+
+@pytest.mark.parametrize('name', CHULA_CONFIGS)
+def test_chula_cpu_siblings_change_only_schedule_and_precision(name):
+    full, cpu = load(name), load(name.replace('.py', '_cpu.py'))
+    for key in ('model', 'train_dataloader', 'test_dataloader', 'test_evaluator'):
+        assert cpu[key] == full[key], key
+    assert (full.train_cfg.max_epochs, cpu.train_cfg.max_epochs) == (12, 6)
+    assert cpu.param_scheduler[1].milestones == [4, 5] and cpu.optim_wrapper.optimizer.lr == 0.005
+    assert cpu.custom_hooks == [dict(type='AutocastModulesHook', modules=('backbone', 'neck'))]
+    # the BCCD CPU configs run the same schedule
+    bccd = load('faster_rcnn_r50_fpn_bccd_cpu.py')
+    for key in ('optim_wrapper', 'param_scheduler', 'train_cfg'):
+        assert bccd[key] == cpu[key], key

@@ -16,4 +16,5 @@ model = dict(
         contrastive_loss=dict(type='ThresholdedContrastiveLoss', threshold=0.4, loss_weight=1.0),
         topk=(1, ),
     ),
+    train_cfg=None,  # no batch augments (_base_/recipes/pbc_from_scratch.py adds Mixup/CutMix)
 )

@@ -5,6 +5,8 @@ from mmpretrain.models.heads import LinearClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from ..losses import contrastive_targets
+
 
 @MODELS.register_module()
 class ContrastiveLinearClsHead(LinearClsHead):
@@ -53,6 +55,6 @@ class ContrastiveLinearClsHead(LinearClsHead):
         """Cross-entropy (or the configured ``loss``) and ``loss_contrastive``."""
         feature = self.pre_logits(feats)
         losses = self._get_loss(self.fc(feature), data_samples, **kwargs)
-        labels = torch.cat([sample.gt_label for sample in data_samples])
+        labels = contrastive_targets(data_samples)
         losses['loss_contrastive'] = self.contrastive_loss(feature, labels)
         return losses

@@ -8,6 +8,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from ..backbones.conv_token_vit import SparseAttentionInputs
+from ..losses import contrastive_targets
 
 
 class TokenSelection(NamedTuple):
@@ -274,6 +275,6 @@ class SparseAttentionHead(ClsHead):
         feature = self.pre_logits(feats)
         losses = self._get_loss(self.fc(feature), data_samples, **kwargs)
         if self.contrastive_loss is not None:
-            labels = torch.cat([sample.gt_label for sample in data_samples])
+            labels = contrastive_targets(data_samples)
             losses['loss_contrastive'] = self.contrastive_loss(feature, labels)
         return losses

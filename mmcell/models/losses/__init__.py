@@ -1,3 +1,3 @@
-from .thresholded_contrastive_loss import ThresholdedContrastiveLoss
+from .thresholded_contrastive_loss import ThresholdedContrastiveLoss, contrastive_targets
 
-__all__ = ['ThresholdedContrastiveLoss']
+__all__ = ['ThresholdedContrastiveLoss', 'contrastive_targets']

@@ -1,10 +1,11 @@
-from typing import Tuple
+from typing import List, Tuple
 
 import torch
 import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
 
 
 def gather_batch(features: torch.Tensor,
@@ -17,18 +18,30 @@ def gather_batch(features: torch.Tensor,
     """
     world = dist.get_world_size()
     counts = [torch.zeros(1, dtype=torch.long) for _ in range(world)]
-    dist.all_gather(counts, torch.tensor([labels.numel()]))
+    dist.all_gather(counts, torch.tensor([labels.size(0)]))
     counts = [int(c) for c in counts]
     most = max(counts)
-    pad = most - labels.numel()
+    pad = most - labels.size(0)
     gathered_feats = [features.new_empty(most, *features.shape[1:]) for _ in range(world)]
-    gathered_labels = [labels.new_empty(most) for _ in range(world)]
-    dist.all_gather(gathered_feats, F.pad(features.detach(), (0, 0) * (features.dim() - 1) +
-                                          (0, pad)))
-    dist.all_gather(gathered_labels, F.pad(labels, (0, pad)))
+    gathered_labels = [labels.new_empty(most, *labels.shape[1:]) for _ in range(world)]
+    dist.all_gather(gathered_feats, pad_rows(features.detach(), pad))
+    dist.all_gather(gathered_labels, pad_rows(labels, pad))
     gathered_feats[dist.get_rank()] = features
     return (torch.cat([f[:n] for f, n in zip(gathered_feats, counts)]),
             torch.cat([t[:n] for t, n in zip(gathered_labels, counts)]))
+
+
+def pad_rows(x: torch.Tensor, pad: int) -> torch.Tensor:
+    """``x`` with ``pad`` rows of zeros appended along its first dimension."""
+    return F.pad(x, (0, 0) * (x.dim() - 1) + (0, pad))
+
+
+def contrastive_targets(data_samples: List[DataSample]) -> torch.Tensor:
+    """The labels a contrastive loss compares: the samples' ``gt_score`` (N, C) where batch
+    augments such as Mixup or CutMix have set one, else their ``gt_label`` (N, )."""
+    if 'gt_score' in data_samples[0]:
+        return torch.stack([sample.gt_score for sample in data_samples])
+    return torch.cat([sample.gt_label for sample in data_samples])
 
 
 @MODELS.register_module()
@@ -43,6 +56,11 @@ class ThresholdedContrastiveLoss(nn.Module):
       negatives cost nothing and the loss does not push every class apart;
 
     and the sum is divided by ``N ** 2`` for a batch of N.
+
+    Labels may also be soft, (N, C) scores as Mixup and CutMix make: a pair then costs
+    ``s * (1 - cos) + (1 - s) * max(cos - threshold, 0)`` with ``s`` the dot product of the two
+    score vectors, the chance that the two share a class if each draws its class from its
+    scores. One-hot scores give the hard-label loss exactly.
 
     In data-parallel training the loss is taken over the whole batch, all processes' samples
     together, so that its value and its gradient do not depend on how the batch is split: two
@@ -62,6 +80,7 @@ class ThresholdedContrastiveLoss(nn.Module):
         >>> import torch
         >>> import mmcell  # registers the loss in mmpretrain's MODELS
         >>> from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
         >>> loss = MODELS.build(dict(type='ThresholdedContrastiveLoss', threshold=0.4))
         >>> features = torch.tensor([[1., 0.], [1., 0.], [0., 1.]])
         >>> # Same-label pairs identical, negatives orthogonal (cos 0 < threshold): no loss.
@@ -89,23 +108,32 @@ class ThresholdedContrastiveLoss(nn.Module):
 
         Args:
             features (torch.Tensor): Features of shape (N, C) (or (N, ...), flattened).
-            labels (torch.Tensor): Class indices of shape (N, ).
+            labels (torch.Tensor): Class indices of shape (N, ), or class scores of shape
+                (N, C) whose rows sum to 1.
 
         Returns:
             torch.Tensor: The scalar loss.
         """
-        if features.size(0) != labels.numel():
-            raise ValueError(f'got {features.size(0)} features but {labels.numel()} labels')
-        features, labels = features.flatten(1), labels.view(-1)
+        soft = labels.dim() == 2
+        if labels.dim() > 2:
+            raise ValueError(f'labels are class indices (N, ) or scores (N, C), got shape '
+                             f'{tuple(labels.shape)}')
+        if features.size(0) != labels.size(0):
+            raise ValueError(f'got {features.size(0)} features but {labels.size(0)} labels')
+        features = features.flatten(1)
         world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
         spread = self.across_processes and world > 1 and self.training
         if spread:
             features, labels = gather_batch(features, labels)
         z = F.normalize(features.float(), dim=1)
         cos = z @ z.t()
-        same = labels.view(-1, 1) == labels.view(1, -1)
-        pair_loss = torch.where(same, 1 - cos, (cos - self.threshold).clamp(min=0))
-        loss = self.loss_weight * pair_loss.sum() / labels.numel()**2
+        if soft:
+            scores = labels.float()
+            same = scores @ scores.t()
+        else:
+            same = (labels.view(-1, 1) == labels.view(1, -1)).float()
+        pair_loss = same * (1 - cos) + (1 - same) * (cos - self.threshold).clamp(min=0)
+        loss = self.loss_weight * pair_loss.sum() / labels.size(0)**2
         if spread:  # the value stays the loss; the gradient is multiplied by the process count
             loss = loss + (world - 1) * (loss - loss.detach())
         return loss

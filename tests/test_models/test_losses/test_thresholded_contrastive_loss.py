@@ -39,11 +39,29 @@ def test_gradient_pulls_same_class_together():
     assert feats.grad[0, 1] < 0 and feats.grad[1, 0] < 0
 
 
+def test_one_hot_scores_give_the_hard_label_loss():
+    torch.manual_seed(0)
+    feats, labels = torch.randn(6, 8), torch.tensor([0, 2, 1, 0, 2, 2])
+    scores = torch.nn.functional.one_hot(labels, 3).float()
+    assert build()(feats, scores).item() == pytest.approx(build()(feats, labels).item(), abs=1e-6)
+
+
+def test_soft_labels_weigh_each_pair_by_the_chance_of_a_shared_class():
+    # a = (1, 0) labelled class 0; b = (0, 1) half class 0, half class 1 (a Mixup of the two).
+    # Agreement: (a,a) 1, (b,b) 0.5, (a,b) 0.5. Costs: (a,a) 0; (b,b) at cos 1:
+    # 0.5 * 0 + 0.5 * (1 - 0.4) = 0.3; (a,b) and (b,a) at cos 0: 0.5 * 1 + 0.5 * 0 = 0.5 each.
+    feats = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    scores = torch.tensor([[1.0, 0.0], [0.5, 0.5]])
+    assert build()(feats, scores).item() == pytest.approx(1.3 / 4, abs=1e-6)
+
+
 def test_bad_input_is_refused():
     with pytest.raises(ValueError, match='threshold'):
         build(threshold=1.5)
     with pytest.raises(ValueError, match='3 features but 2 labels'):
         build()(torch.randn(3, 4), torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match=r'scores \(N, C\), got shape \(3, 2, 1\)'):
+        build()(torch.randn(3, 4), torch.zeros(3, 2, 1))
 
 
 def _one_process_of_two(rank, port, feats, labels, sizes, out):
@@ -58,7 +76,8 @@ def _one_process_of_two(rank, port, feats, labels, sizes, out):
     dist.destroy_process_group()
 
 
-def test_two_processes_with_uneven_batches_get_the_whole_batch_loss(tmp_path):
+@pytest.mark.parametrize('soft', [False, True], ids=['class indices', 'Mixup scores'])
+def test_two_processes_with_uneven_batches_get_the_whole_batch_loss(tmp_path, soft):
     """5 samples split 3 + 2 over two gloo processes: each reports the loss of all 5, and its
     features' gradient, averaged as DDP averages, is that of one process holding all 5."""
     import socket
@@ -66,6 +85,8 @@ def test_two_processes_with_uneven_batches_get_the_whole_batch_loss(tmp_path):
     import torch.multiprocessing as mp
     torch.manual_seed(0)
     feats, labels = torch.randn(5, 8), torch.tensor([0, 1, 0, 1, 1])
+    if soft:
+        labels = torch.softmax(torch.randn(5, 3), dim=1)
     whole = feats.clone().requires_grad_()
     expected = build()(whole, labels)
     expected.backward()

@@ -1,0 +1,7 @@
+# C-ARFPN R50 on Chula-RBC-12 (c_arfpn_r50_chula.py) within the CPU budget of its baseline,
+# faster_rcnn_r50_fpn_chula_cpu.py (640x480, batch 2, 6 epochs, backbone and neck in bf16).
+_base_ = ['./faster_rcnn_r50_fpn_chula_cpu.py']
+
+model = dict(
+    backbone=dict(type='CSARUResNet', attention='channel'),
+    neck=dict(type='AttentionFPN', attention_cfg=dict(type='ChannelAttentionUnit', ratio=16)))
