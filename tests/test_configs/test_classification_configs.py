@@ -195,3 +195,35 @@ def test_contrastive_head_takes_mixup_scores(synthetic_data):
     expected = model.head.contrastive_loss(feature, scores)
     losses = model.head.loss(feats, data['data_samples'])
     assert torch.allclose(losses['loss_contrastive'], expected)
+
+
+RECIPE_VARIANTS = {  # variant: (the full recipe config, training pipeline, batch augments)
+    'cellvit/cellvit_pbc_quick_recipe-no-mix.py': ('cellvit/cellvit_pbc_quick_recipe.py', 'full',
+                                                   False),
+    'baselines/resnet50_pbc_quick_recipe-no-mix.py': ('baselines/resnet50_pbc_quick_recipe.py',
+                                                      'full', False),
+    'cellvit/cellvit_pbc_quick_recipe-light.py': ('cellvit/cellvit_pbc_quick_recipe.py', 'light',
+                                                  False),
+    'baselines/resnet50_pbc_quick_recipe-light.py': ('baselines/resnet50_pbc_quick_recipe.py',
+                                                     'light', False),
+}
+
+
+@pytest.mark.parametrize('name', RECIPE_VARIANTS)
+def test_recipe_variants_drop_only_what_they_say(name, synthetic_data):
+    full_name, pipeline, mixing = RECIPE_VARIANTS[name]
+    cfg = Config.fromfile(str(ROOT / 'configs' / name))
+    full = Config.fromfile(str(ROOT / 'configs' / full_name))
+    assert (cfg.model.train_cfg is not None) == mixing
+    for key in ('optim_wrapper', 'param_scheduler', 'train_cfg', 'custom_hooks'):
+        assert cfg[key] == full[key], key
+    assert cfg.model.head.loss == full.model.head.loss
+    steps = cfg.train_dataloader.dataset.pipeline
+    if pipeline == 'full':
+        assert steps == full.train_dataloader.dataset.pipeline
+    else:
+        assert [step['type'] for step in steps] == ['LoadImageFromFile', 'Resize', 'RandomFlip',
+                                                    'RandAugment', 'PackInputs']
+        assert steps[3]['policies'] == 'simple_increasing'
+    model, _, losses = training_step(cfg, synthetic_data / 'pbc', num=2)
+    assert model.data_preprocessor.batch_augments is None and torch.isfinite(losses['loss'])

@@ -23,6 +23,17 @@ recipe_train_pipeline = [
          hparams=dict(pad_val=[104, 116, 124], interpolation='bicubic')),
     dict(type='PackInputs'),
 ]
+# The light variant (the *_recipe-light.py configs, without Mixup/CutMix): the base's flips and
+# RandAugment's mild stock policy (autocontrast, equalize, rotate, shear), no crop jitter.
+recipe_light_train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=128),
+    dict(type='RandomFlip', prob=[0.25, 0.25], direction=['horizontal', 'vertical']),
+    dict(type='RandAugment', policies='simple_increasing', num_policies=2, total_level=10,
+         magnitude_level=9, magnitude_std=0.5,
+         hparams=dict(pad_val=[104, 116, 124], interpolation='bicubic')),
+    dict(type='PackInputs'),
+]
 # model.train_cfg: replaces the model's own (None for the baselines).
 recipe_batch_augments = dict(_delete_=True,
                              augments=[dict(type='Mixup', alpha=0.8), dict(type='CutMix', alpha=1.0)])
