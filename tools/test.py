@@ -136,10 +136,15 @@ def main():
     if (args.trust or args.unknown_classes) and scope != 'mmpretrain':
         raise SystemExit(f'error: --trust/--unknown-classes are for classifiers; {args.config} '
                          f'is a {scope} config')
-    extra = [dict(type=REPORT_METRIC[scope], out_dir=runner.log_dir)]
+    evaluator = runner.test_evaluator
+    # A config saved by a run (seed_sweep.py, cross_validate.py) may hold the report already: it
+    # then writes here instead of into the run's folder, and is not added twice.
+    reports = [m for m in evaluator.metrics if type(m).__name__ == REPORT_METRIC[scope]]
+    for report in reports:
+        report.out_dir = runner.log_dir
+    extra = [] if reports else [dict(type=REPORT_METRIC[scope], out_dir=runner.log_dir)]
     if args.out and args.out_item == 'pred':
         extra.append(dict(type=DUMP_METRIC[scope], out_file_path=args.out))
-    evaluator = runner.test_evaluator
     evaluator.metrics.extend(METRICS.build(metric) for metric in extra)
     evaluator.dataset_meta = runner.test_dataloader.dataset.metainfo  # reach the added metrics
     metrics = runner.test()

@@ -4,13 +4,14 @@
 classification report in the run's folder; :func:`finished_report` finds it again, so that a
 repeated command resumes where it stopped; :func:`mean_std_rows` summarises several reports.
 """
+import copy
 import json
 import os.path as osp
 from typing import List, Optional, Sequence
 
 import numpy as np
 from mmengine.config import Config
-from mmengine.runner import Runner
+from mmengine.runner import Runner, find_latest_checkpoint
 
 from mmcell.compat import quiet_known_warnings
 
@@ -22,8 +23,10 @@ REPORT = 'classification_report.json'
 def train_and_test(cfg: Config, work_dir: str) -> dict:
     """Train ``cfg`` in ``work_dir``, test it, and return its classification report.
 
-    The test adds mmcell's ``ClassificationReport`` to the config's test evaluators, which
-    writes ``classification_report.json`` (and its CSV and confusion matrix) to ``work_dir``.
+    The test loads the last checkpoint (the weights the run leaves, the EMA's where an
+    ``EMAHook`` is configured) and adds mmcell's ``ClassificationReport`` to the config's test
+    evaluators, which writes ``classification_report.json`` (and its CSV and confusion matrix) to
+    ``work_dir``; the test's own logs go to ``work_dir/test``.
 
     Args:
         cfg (Config): A classification config (changed: its ``work_dir`` and evaluators).
@@ -39,7 +42,18 @@ def train_and_test(cfg: Config, work_dir: str) -> dict:
     runner = Runner.from_cfg(cfg)
     quiet_known_warnings(runner.logger)
     runner.train()
-    runner.test()
+    # Test what the run saved: its last checkpoint, in a runner of its own (logs in test/). After
+    # train(), test() in the same runner would call mmengine's EMAHook.before_run again, which
+    # rebuilds the average from the raw weights: the figures would be the raw model's while the
+    # checkpoint holds the average.
+    checkpoint = find_latest_checkpoint(work_dir)
+    if checkpoint is None:
+        raise FileNotFoundError(f'{work_dir}: training saved no checkpoint to test')
+    test_cfg = copy.deepcopy(cfg)
+    test_cfg.update(work_dir=osp.join(work_dir, 'test'), load_from=checkpoint, resume=False)
+    tester = Runner.from_cfg(test_cfg)
+    quiet_known_warnings(tester.logger)
+    tester.test()
     report = finished_report(work_dir)
     if report is None:
         raise FileNotFoundError(f'{osp.join(work_dir, REPORT)}: the test wrote no report')
