@@ -125,6 +125,13 @@ def test_pbc_configs_share_data_and_schedule(name, backbone):
     assert ('loss_contrastive' in losses) == (backbone == 'ConvTokenViT')
 
 
+def with_sibling(name, siblings):
+    """The config, the sibling it extends, and the config's training pipeline step types."""
+    cfg = Config.fromfile(str(ROOT / 'configs' / name))
+    sibling = Config.fromfile(str(ROOT / 'configs' / siblings[name]))
+    return cfg, sibling, [step['type'] for step in cfg.train_dataloader.dataset.pipeline]
+
+
 STAIN_CONFIGS = {  # cross-lab recipe config: the plain sibling it extends
     'cellvit/cellvit_pbc_stain.py': 'cellvit/cellvit_pbc.py',
     'cellvit/cellvit_pbc_quick_stain.py': 'cellvit/cellvit_pbc_quick.py',
@@ -135,9 +142,7 @@ STAIN_CONFIGS = {  # cross-lab recipe config: the plain sibling it extends
 
 @pytest.mark.parametrize('name', STAIN_CONFIGS)
 def test_stain_configs_change_only_the_training_pipeline(name, synthetic_data):
-    cfg = Config.fromfile(str(ROOT / 'configs' / name))
-    plain = Config.fromfile(str(ROOT / 'configs' / STAIN_CONFIGS[name]))
-    steps = [step['type'] for step in cfg.train_dataloader.dataset.pipeline]
+    cfg, plain, steps = with_sibling(name, STAIN_CONFIGS)
     assert steps == ['LoadImageFromFile', 'RandomResizedCrop', 'RandomFlip', 'RandomStainJitter',
                      'RandomLabStats', 'GaussianBlur', 'RandomJPEG', 'PackInputs']
     for key in ('model', 'optim_wrapper', 'param_scheduler', 'train_cfg', 'test_dataloader'):
@@ -158,9 +163,7 @@ RECIPE_CONFIGS = {  # from-scratch recipe config: the plain sibling it extends
 
 @pytest.mark.parametrize('name', RECIPE_CONFIGS)
 def test_recipe_configs_add_the_same_recipe_to_their_model(name, synthetic_data):
-    cfg = Config.fromfile(str(ROOT / 'configs' / name))
-    plain = Config.fromfile(str(ROOT / 'configs' / RECIPE_CONFIGS[name]))
-    steps = [step['type'] for step in cfg.train_dataloader.dataset.pipeline]
+    cfg, plain, steps = with_sibling(name, RECIPE_CONFIGS)
     assert steps == ['LoadImageFromFile', 'RandomResizedCrop', 'RandomFlip', 'RandAugment',
                      'PackInputs']
     for key in ('optim_wrapper', 'param_scheduler', 'train_cfg', 'test_dataloader'):
