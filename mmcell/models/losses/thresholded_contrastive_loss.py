@@ -80,7 +80,6 @@ class ThresholdedContrastiveLoss(nn.Module):
         >>> import torch
         >>> import mmcell  # registers the loss in mmpretrain's MODELS
         >>> from mmpretrain.registry import MODELS
-from mmpretrain.structures import DataSample
         >>> loss = MODELS.build(dict(type='ThresholdedContrastiveLoss', threshold=0.4))
         >>> features = torch.tensor([[1., 0.], [1., 0.], [0., 1.]])
         >>> # Same-label pairs identical, negatives orthogonal (cos 0 < threshold): no loss.
