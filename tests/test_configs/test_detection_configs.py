@@ -1,5 +1,7 @@
 """The shipped detection configs build through the registries and train one step on BCCD."""
 
+import os.path as osp
+
 import pytest
 import torch
 import torch.nn as nn
@@ -157,7 +159,100 @@ def test_chula_cpu_siblings_change_only_schedule_and_precision(name):
     assert (full.train_cfg.max_epochs, cpu.train_cfg.max_epochs) == (12, 6)
     assert cpu.param_scheduler[1].milestones == [4, 5] and cpu.optim_wrapper.optimizer.lr == 0.005
     assert cpu.custom_hooks == [dict(type='AutocastModulesHook', modules=('backbone', 'neck'))]
-    # the BCCD CPU configs run the same schedule
+    # the BCCD CPU configs run the same schedule, in the same precision
     bccd = load('faster_rcnn_r50_fpn_bccd_cpu.py')
-    for key in ('optim_wrapper', 'param_scheduler', 'train_cfg'):
+    for key in ('optim_wrapper', 'param_scheduler', 'train_cfg', 'custom_hooks'):
         assert bccd[key] == cpu[key], key
+
+
+PBC_INIT = ['faster_rcnn_r50_fpn_chula_cpu_pbc-init.py', 'c_arfpn_r50_chula_cpu_pbc-init.py',
+            'cs_arfpn_r50_chula_cpu_pbc-init.py']
+
+
+@pytest.mark.parametrize('name', PBC_INIT)
+def test_pbc_init_siblings_load_only_the_backbone(name, tmp_path, monkeypatch):
+    """The ResNet-50 weights of an mmpretrain classifier go into the backbone, nothing else."""
+    classifier = nn.Module()  # an mmpretrain ImageClassifier's keys: backbone.*, head.fc.*
+    classifier.backbone = build_model(load('faster_rcnn_r50_fpn_chula_cpu.py'),
+                                      init_weights=False).backbone
+    classifier.head = nn.Module()
+    classifier.head.fc = nn.Linear(2048, 8)
+    ckpt = tmp_path / 'resnet50_pbc.pth'
+    torch.save(dict(state_dict=classifier.state_dict()), ckpt)
+    monkeypatch.setenv('MMCELL_PBC_RESNET50', str(ckpt))
+
+    cfg, scratch = load(name), load(name.replace('_pbc-init', ''))
+    assert cfg.model.backbone.init_cfg == dict(
+        type='Pretrained', prefix='backbone.', checkpoint=str(ckpt))
+    assert scratch.model.backbone.init_cfg is None
+    scratch.model.backbone.init_cfg = cfg.model.backbone.init_cfg
+    assert cfg.model == scratch.model  # the same detector otherwise
+    model = build_model(cfg)  # init_weights() loads the checkpoint
+    for key, value in classifier.backbone.state_dict().items():
+        assert torch.equal(model.backbone.state_dict()[key], value), key
+    if type(model.backbone).__name__ == 'CSARUResNet':  # the units are not in the classifier
+        block = model.backbone.layer1[0]
+        assert block.get_submodule(block.after_conv3_plugin_names[0]) is not None
+
+
+@pytest.mark.skipif(not CHULA.is_dir(), reason=f'no Chula-RBC-12 at {CHULA}')
+def test_class_aware_sibling_draws_rare_fields_more_often(chula_boxes, monkeypatch):
+    from mmdet.registry import DATA_SAMPLERS
+    monkeypatch.setenv('MMCELL_CHULA_BOXES', str(chula_boxes))
+    cfg = load('faster_rcnn_r50_fpn_chula_cpu_pbc-init_class-aware.py')
+    base = load('faster_rcnn_r50_fpn_chula_cpu_pbc-init.py')
+    assert cfg.train_dataloader.sampler == dict(type='ClassAwareSampler', num_sample_class=1)
+    for key in ('model', 'train_cfg', 'param_scheduler', 'optim_wrapper'):
+        assert cfg[key] == base[key], key
+    dataset = DATASETS.build(cfg.train_dataloader.dataset)
+    classes = dataset.metainfo['classes']
+    fields_of = {c: {i for i in range(len(dataset)) if c in dataset.get_cat_ids(i)}
+                 for c in range(len(classes))}
+    rarest = min(fields_of, key=lambda c: len(fields_of[c]))
+    assert classes[rarest] == 'elliptocyte' and len(fields_of[rarest]) == 7
+
+    def share(sampler_cfg):
+        sampler = DATA_SAMPLERS.build(sampler_cfg, default_args=dict(dataset=dataset, seed=0))
+        draws = []
+        for epoch in range(10):
+            sampler.set_epoch(epoch)
+            draws += list(sampler)
+        assert len(draws) == 10 * len(dataset)  # the same epoch length
+        return sum(i in fields_of[rarest] for i in draws) / len(draws)
+
+    # by default the 7 of 174 fields come up 4% of the time; class-aware, at least once in the
+    # 13 draws of a class cycle (more when they hold other classes too)
+    assert share(base.train_dataloader.sampler) == pytest.approx(7 / 174, abs=0.01)
+    assert share(cfg.train_dataloader.sampler) >= 1 / 13 - 0.01
+
+
+@pytest.mark.skipif(not CHULA.is_dir(), reason=f'no Chula-RBC-12 at {CHULA}')
+def test_rare_flips_sibling_trains_on_the_flipped_copies(chula_boxes, tmp_path, monkeypatch):
+    flips = tmp_path / 'flips'
+    rare = ['macrocyte', 'microcyte', 'teardrop', 'burr cell', 'schistocyte', 'uncategorised',
+            'elliptocyte']
+    run_tool('tools/dataset_converters/tile_smears.py', '--coco',
+             chula_boxes / 'annotations_train.json', '--img-dir', CHULA, '--out', flips,
+             '--format', 'coco', '--tile-size', '480', '640', '--overlap', '0',
+             '--flip-classes', *rare)
+    monkeypatch.setenv('MMCELL_CHULA_BOXES', str(chula_boxes))
+    monkeypatch.setenv('MMCELL_CHULA_FLIPS', str(flips))
+    cfg = load('faster_rcnn_r50_fpn_chula_cpu_pbc-init_rare-flips.py')
+    base = load('faster_rcnn_r50_fpn_chula_cpu_pbc-init.py')
+    flipped, fields = DATASETS.build(cfg.train_dataloader.dataset), \
+        DATASETS.build(base.train_dataloader.dataset)
+    names = [osp.basename(flipped.get_data_info(i)['img_path']) for i in range(len(flipped))]
+    copies = [n for n in names if n.endswith('_flip.jpg')]
+    assert len(names) - len(copies) == len(fields) == 174
+    rare_ids = [fields.metainfo['classes'].index(c) for c in rare]
+    holding_rare = sum(bool(set(fields.get_cat_ids(i)) & set(rare_ids))
+                       for i in range(len(fields)))
+    assert len(copies) == holding_rare > 100
+    sample = flipped[names.index(copies[0])]
+    assert sample['inputs'].shape == (3, 480, 640)
+    # the baseline's iterations and steps, counted in iterations
+    iters_per_epoch = -(-len(fields) // base.train_dataloader.batch_size)
+    assert cfg.train_cfg.max_iters == base.train_cfg.max_epochs * iters_per_epoch
+    assert cfg.param_scheduler[1].milestones == [
+        m * iters_per_epoch for m in base.param_scheduler[1].milestones]
+    assert cfg.val_dataloader == base.val_dataloader and cfg.model == base.model
