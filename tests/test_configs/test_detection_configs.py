@@ -199,8 +199,8 @@ def test_pbc_init_siblings_load_only_the_backbone(name, tmp_path, monkeypatch):
 def test_class_aware_sibling_draws_rare_fields_more_often(chula_boxes, monkeypatch):
     from mmdet.registry import DATA_SAMPLERS
     monkeypatch.setenv('MMCELL_CHULA_BOXES', str(chula_boxes))
-    cfg = load('faster_rcnn_r50_fpn_chula_cpu_pbc-init_class-aware.py')
-    base = load('faster_rcnn_r50_fpn_chula_cpu_pbc-init.py')
+    cfg = load('faster_rcnn_r50_fpn_chula_cpu_class-aware.py')
+    base = load('faster_rcnn_r50_fpn_chula_cpu.py')
     assert cfg.train_dataloader.sampler == dict(type='ClassAwareSampler', num_sample_class=1)
     for key in ('model', 'train_cfg', 'param_scheduler', 'optim_wrapper'):
         assert cfg[key] == base[key], key
@@ -237,8 +237,8 @@ def test_rare_flips_sibling_trains_on_the_flipped_copies(chula_boxes, tmp_path, 
              '--flip-classes', *rare)
     monkeypatch.setenv('MMCELL_CHULA_BOXES', str(chula_boxes))
     monkeypatch.setenv('MMCELL_CHULA_FLIPS', str(flips))
-    cfg = load('faster_rcnn_r50_fpn_chula_cpu_pbc-init_rare-flips.py')
-    base = load('faster_rcnn_r50_fpn_chula_cpu_pbc-init.py')
+    cfg = load('faster_rcnn_r50_fpn_chula_cpu_rare-flips.py')
+    base = load('faster_rcnn_r50_fpn_chula_cpu.py')
     flipped, fields = DATASETS.build(cfg.train_dataloader.dataset), \
         DATASETS.build(base.train_dataloader.dataset)
     names = [osp.basename(flipped.get_data_info(i)['img_path']) for i in range(len(flipped))]

@@ -1,4 +1,4 @@
-# faster_rcnn_r50_fpn_chula_cpu_pbc-init.py trained on the detection paper's rare-class
+# faster_rcnn_r50_fpn_chula_cpu.py trained on the detection paper's rare-class
 # augmentation: a horizontally flipped copy of every training field holding a rare class, from
 # tools/dataset_converters/tile_smears.py with one 640x480 tile per field (Chula's fields are
 # about the paper's 500x375 tiles already). Rare: under 5% of the training boxes each. Make them
@@ -11,7 +11,7 @@
 # (175 fields -> 320 images at seed 0). The baseline's 522 iterations of batch 2 (6 epochs of
 # 174 fields), steps at the same iterations: the copies change what is drawn, not how much is
 # trained. Validation and test read the original fields.
-_base_ = ['./faster_rcnn_r50_fpn_chula_cpu_pbc-init.py']
+_base_ = ['./faster_rcnn_r50_fpn_chula_cpu.py']
 
 flips = '{{$MMCELL_CHULA_FLIPS:work_dirs/data/chula_rbc12_flips}}'
 train_dataloader = dict(dataset=dict(ann_file=f'{flips}/annotations.json',
