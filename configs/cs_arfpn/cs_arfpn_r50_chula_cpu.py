@@ -1,5 +1,5 @@
 # CS-ARFPN R50 on Chula-RBC-12 (cs_arfpn_r50_chula.py) within the CPU budget of its baseline,
-# faster_rcnn_r50_fpn_chula_cpu.py (640x480, batch 2, 6 epochs, backbone and neck in bf16).
+# faster_rcnn_r50_fpn_chula_cpu.py (640x480, batch 2, 12 epochs, 256 RoIs, bf16 backbone and neck).
 _base_ = ['./faster_rcnn_r50_fpn_chula_cpu.py']
 
 model = dict(
