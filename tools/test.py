@@ -113,9 +113,7 @@ def report_trust(cfg, args, runner):
         print(f'wrote {written}')
 
 
-def main():
-    args = parse_args()
-    quiet_known_warnings()
+def test(args):
     cfg = load_config(args.config)
     scope = config_scope(cfg)
     cfg.launcher = args.launcher
@@ -152,7 +150,13 @@ def main():
         report_trust(cfg, args, runner)
     if args.out and args.out_item == 'metrics':
         mmengine.dump(metrics, args.out)
-    finish_distributed()
+
+
+def main():
+    args = parse_args()
+    quiet_known_warnings()
+    test(args)
+    finish_distributed()  # once test() has let go of the runner, which holds the process group
 
 
 if __name__ == '__main__':

@@ -61,16 +61,20 @@ def merge_args(cfg, args):
     return cfg
 
 
-def main():
-    args = parse_args()
-    quiet_known_warnings()
+def train(args):
     cfg = merge_args(load_config(args.config), args)
     config_scope(cfg)
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     quiet_known_warnings(runner.logger)
     runner.train()
-    finish_distributed()
+
+
+def main():
+    args = parse_args()
+    quiet_known_warnings()
+    train(args)
+    finish_distributed()  # once train() has let go of the runner, which holds the process group
 
 
 if __name__ == '__main__':

@@ -15,6 +15,7 @@ one process with 32. ``tools/train.py`` wraps the model in :class:`CPUDistribute
 when it runs under torchrun without a GPU; that wrapper turns torch's ``SyncBatchNorm`` layers
 into :class:`CPUSyncBatchNorm`, which reduces its statistics over gloo.
 """
+import gc
 import os
 import subprocess
 from typing import Optional
@@ -177,15 +178,21 @@ def setup_cpu_distributed(cfg: Config) -> None:
 
 
 def finish_distributed() -> None:
-    """End a distributed run in step: wait for every process, then take the process group down.
+    """End a distributed run in step and join gloo's threads before the interpreter exits.
 
-    Without it a process that finishes first (one that saves no checkpoint) exits while the
-    others still work, and gloo's threads can abort it at interpreter exit ("terminate called
-    without an active exception"; seen in about one two-process run in five on CPU). Nothing
-    happens outside a distributed run.
+    Call it once the runner is out of reach (returned from the function that held it). Every
+    process waits for the others; the runner's reference cycles are collected, so that the
+    DDP wrapper, which holds the process group, is gone; then destroying the group joins gloo's
+    worker threads. Without the collection the group outlives ``destroy_process_group`` and its
+    threads run into interpreter shutdown, where a worker releasing its last finished work
+    (whose captured thread-local state holds a Python object) must take the GIL and is killed:
+    "terminate called without an active exception", 2 of 119 two-process CPU runs (core
+    dump: ``ProcessGroupGloo::runLoop`` > ``~AsyncBarrierWork`` > ``~ThreadLocalState`` >
+    ``gil_scoped_acquire`` > ``pthread_exit``). Nothing happens outside a distributed run.
     """
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
+        gc.collect()
         dist.destroy_process_group()
 
 

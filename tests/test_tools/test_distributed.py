@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from mmcell.compat import finish_distributed, load_local_checkpoint
 
@@ -165,10 +166,26 @@ def test_two_processes_train_cs_arfpn_within_tolerance(tmp_path, tiny_coco):
     assert gap < 0.01
 
 
-def test_finish_distributed_takes_the_group_down_and_is_a_no_op_outside_a_run(tmp_path):
+def gloo_threads():
+    """Names of this process's gloo threads (Linux: /proc/self/task/*/comm)."""
+    names = (open(f'/proc/self/task/{task}/comm').read().strip()
+             for task in os.listdir('/proc/self/task'))
+    return [name for name in names if 'gloo' in name]
+
+
+def test_finish_distributed_joins_gloo_threads_and_is_a_no_op_outside_a_run(tmp_path):
+    """A DDP model left in a reference cycle (as a runner leaves it) holds the process group:
+    finish_distributed collects it, so destroying the group joins gloo's threads before the
+    interpreter exits, where one of them could abort the process."""
     import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
     finish_distributed()  # no process group: nothing to do
     dist.init_process_group('gloo', init_method=f'file://{tmp_path}/store', rank=0,
                             world_size=1)
+    runner = dict(model=DistributedDataParallel(torch.nn.Linear(2, 2)))
+    runner['self'] = runner
+    assert gloo_threads()
+    del runner
     finish_distributed()
     assert not dist.is_initialized()
+    assert gloo_threads() == []
