@@ -1,8 +1,9 @@
-"""Runs of a classification config that a tool repeats (folds, seeds), and their summary.
+"""Runs of a config that a tool repeats (folds, seeds), and their summary.
 
-:func:`train_and_test` trains and tests a config with mmengine's Runner and keeps the
-classification report in the run's folder; :func:`finished_report` finds it again, so that a
-repeated command resumes where it stopped; :func:`mean_std_rows` summarises several reports.
+:func:`train_and_test` trains and tests a classification or detection config with mmengine's
+Runner and keeps its report (mmcell's ``ClassificationReport`` or ``DetectionReport``) in the
+run's folder; :func:`finished_report` finds it again, so that a repeated command resumes where it
+stopped; :func:`mean_std_rows` and :func:`detection_mean_std_rows` summarise several reports.
 """
 import copy
 import json
@@ -15,30 +16,44 @@ from mmengine.runner import Runner, find_latest_checkpoint
 
 from mmcell.compat import quiet_known_warnings
 
-__all__ = ['REPORT', 'train_and_test', 'finished_report', 'mean_std_rows']
+__all__ = ['REPORTS', 'train_and_test', 'finished_report', 'mean_std_rows',
+           'detection_mean_std_rows']
 
-REPORT = 'classification_report.json'
+# Per config scope: the report metric added to the test and the file it writes.
+REPORTS = {'mmpretrain': ('ClassificationReport', 'classification_report.json'),
+           'mmdet': ('DetectionReport', 'detection_report.json')}
+
+
+def _report(scope: str) -> tuple:
+    if scope not in REPORTS:
+        raise ValueError(f'no report for default_scope {scope!r}: runs are of '
+                         f'{" or ".join(REPORTS)} configs')
+    return REPORTS[scope]
 
 
 def train_and_test(cfg: Config, work_dir: str) -> dict:
-    """Train ``cfg`` in ``work_dir``, test it, and return its classification report.
+    """Train ``cfg`` in ``work_dir``, test it, and return its report.
 
     The test loads the last checkpoint (the weights the run leaves, the EMA's where an
-    ``EMAHook`` is configured) and adds mmcell's ``ClassificationReport`` to the config's test
-    evaluators, which writes ``classification_report.json`` (and its CSV and confusion matrix) to
-    ``work_dir``; the test's own logs go to ``work_dir/test``.
+    ``EMAHook`` is configured) and adds mmcell's report metric for the config's scope to its
+    test evaluators: ``ClassificationReport`` (``classification_report.json``, its CSV and
+    confusion matrix) for mmpretrain, ``DetectionReport`` (``detection_report.json``, its CSV, PR
+    curves and confusion matrix) for mmdet, written to ``work_dir``; the test's own logs go to
+    ``work_dir/test``.
 
     Args:
-        cfg (Config): A classification config (changed: its ``work_dir`` and evaluators).
+        cfg (Config): A classification or detection config (changed: its ``work_dir`` and
+            evaluators).
         work_dir (str): The run's folder.
 
     Returns:
-        dict: The report (``classes`` and ``rows``, as ``ClassificationReport`` writes it).
+        dict: The report, as the metric writes it (``rows``, one per class and the summary ones).
     """
+    metric, _ = _report(cfg.get('default_scope'))
     cfg.work_dir = work_dir
     evaluators = cfg.test_evaluator if isinstance(cfg.test_evaluator, list) else [
         cfg.test_evaluator]
-    cfg.test_evaluator = [*evaluators, dict(type='ClassificationReport', out_dir=work_dir)]
+    cfg.test_evaluator = [*evaluators, dict(type=metric, out_dir=work_dir)]
     runner = Runner.from_cfg(cfg)
     quiet_known_warnings(runner.logger)
     runner.train()
@@ -54,19 +69,26 @@ def train_and_test(cfg: Config, work_dir: str) -> dict:
     tester = Runner.from_cfg(test_cfg)
     quiet_known_warnings(tester.logger)
     tester.test()
-    report = finished_report(work_dir)
+    report = finished_report(work_dir, cfg.default_scope)
     if report is None:
-        raise FileNotFoundError(f'{osp.join(work_dir, REPORT)}: the test wrote no report')
+        raise FileNotFoundError(f'{osp.join(work_dir, _report(cfg.default_scope)[1])}: the test '
+                                'wrote no report')
     return report
 
 
-def finished_report(work_dir: str) -> Optional[dict]:
-    """The classification report of a finished run in ``work_dir``, or None."""
-    path = osp.join(work_dir, REPORT)
+def finished_report(work_dir: str, scope: str = 'mmpretrain') -> Optional[dict]:
+    """The report of a finished run of a ``scope`` config in ``work_dir``, or None."""
+    path = osp.join(work_dir, _report(scope)[1])
     if not osp.isfile(path):
         return None
     with open(path) as f:
         return json.load(f)
+
+
+def _mean_std(name: str, values: Sequence[float]) -> dict:
+    values = np.asarray(values, dtype=float)
+    return dict(metric=name, mean=float(values.mean()), std=float(values.std(ddof=0)),
+                runs=values.round(2).tolist())
 
 
 def mean_std_rows(reports: Sequence[dict], classes: Sequence[str]) -> List[dict]:
@@ -91,17 +113,49 @@ def mean_std_rows(reports: Sequence[dict], classes: Sequence[str]) -> List[dict]
         >>> rows[3]['metric'], rows[3]['mean']
         ('macro f1-score', 90.0)
     """
-    def row(name, values):
-        values = np.asarray(values, dtype=float)
-        return dict(metric=name, mean=float(values.mean()), std=float(values.std(ddof=0)),
-                    runs=values.round(2).tolist())
-
     by_name = [{r['name']: r for r in report['rows']} for report in reports]
-    rows = [row('accuracy', [r['accuracy']['f1-score'] for r in by_name]),
-            row('macro precision', [r['macro avg']['precision'] for r in by_name]),
-            row('macro recall', [r['macro avg']['recall'] for r in by_name]),
-            row('macro f1-score', [r['macro avg']['f1-score'] for r in by_name])]
+    rows = [_mean_std('accuracy', [r['accuracy']['f1-score'] for r in by_name]),
+            _mean_std('macro precision', [r['macro avg']['precision'] for r in by_name]),
+            _mean_std('macro recall', [r['macro avg']['recall'] for r in by_name]),
+            _mean_std('macro f1-score', [r['macro avg']['f1-score'] for r in by_name])]
     for name in classes:
-        rows.append(row(f'{name} precision', [r[name]['precision'] for r in by_name]))
-        rows.append(row(f'{name} recall', [r[name]['recall'] for r in by_name]))
+        rows.append(_mean_std(f'{name} precision', [r[name]['precision'] for r in by_name]))
+        rows.append(_mean_std(f'{name} recall', [r[name]['recall'] for r in by_name]))
+    return rows
+
+
+def detection_mean_std_rows(reports: Sequence[dict]) -> List[dict]:
+    """Mean and population std over runs of ``DetectionReport``'s figures, overall and per class.
+
+    Args:
+        reports (Sequence[dict]): Detection reports (``detection_report.json``), one per run, of
+            the same classes.
+
+    Returns:
+        list[dict]: ``metric``, ``mean``, ``std`` and ``runs`` (the values, rounded to 2
+        decimals), in percent: the overall mAP, recall, precision and F1, then every class's
+        AP, recall, precision and F1 (``'<class> ap'`` ...). Recall, precision and F1 are at the
+        reports' score threshold.
+
+    Example:
+        >>> def report(ap, recall):
+        ...     rows = [dict(name='rbc', recall=recall, precision=80., ap=ap),
+        ...             dict(name='overall', recall=recall, precision=80., ap=ap)]
+        ...     return dict(score_thr=0.5, rows=[dict(r, **{'f1-score': 0.}) for r in rows])
+        >>> rows = detection_mean_std_rows([report(60., 70.), report(64., 74.)])
+        >>> rows[0]
+        {'metric': 'mAP', 'mean': 62.0, 'std': 2.0, 'runs': [60.0, 64.0]}
+        >>> [r['metric'] for r in rows[4:6]]
+        ['rbc ap', 'rbc recall']
+    """
+    names = [[r['name'] for r in report['rows']] for report in reports]
+    if any(n != names[0] for n in names):
+        raise ValueError(f'the runs\' reports differ in classes: {names}')
+    by_name = [{r['name']: r for r in report['rows']} for report in reports]
+    rows = [_mean_std(label, [r['overall'][key] for r in by_name]) for label, key in (
+        ('mAP', 'ap'), ('recall', 'recall'), ('precision', 'precision'), ('F1', 'f1-score'))]
+    for name in names[0][:-1]:
+        rows.extend(_mean_std(f'{name} {label}', [r[name][key] for r in by_name])
+                    for label, key in (('ap', 'ap'), ('recall', 'recall'),
+                                       ('precision', 'precision'), ('F1', 'f1-score')))
     return rows
