@@ -114,8 +114,9 @@ def sweep_row(name, seeds, reports, selections):
     return row
 
 
-# Detection figures: overall and per class (AP per class), from detection_mean_std_rows.
+# Detection figures, overall and per class, as detection_mean_std_rows names them.
 DETECTION_COLUMNS = ('mAP', 'recall', 'precision', 'F1')
+CLASS_FIGURES = ('ap', 'recall', 'precision', 'F1')
 
 
 def detection_sweep_row(name, seeds, reports):
@@ -124,8 +125,7 @@ def detection_sweep_row(name, seeds, reports):
     classes = [r['name'] for r in reports[0]['rows'][:-1]]
     return dict(config=name, seeds=list(seeds), score_thr=reports[0]['score_thr'],
                 **{key: rows[key] for key in DETECTION_COLUMNS},
-                classes={c: {label: rows[f'{c} {label}'] for label in ('ap', 'recall',
-                                                                      'precision', 'F1')}
+                classes={c: {label: rows[f'{c} {label}'] for label in CLASS_FIGURES}
                          for c in classes})
 
 
@@ -156,8 +156,7 @@ def format_classes(row):
     lines = [f'{row["config"]} (recall, precision, F1 at score >= {row["score_thr"]}):',
              'class | AP | recall | precision | F1', '--- | --- | --- | --- | ---']
     for name, figures in row['classes'].items():
-        lines.append(' | '.join([name] + [_mean_std(figures[k], '.2f')
-                                          for k in ('ap', 'recall', 'precision', 'F1')]))
+        lines.append(' | '.join([name] + [_mean_std(figures[k], '.2f') for k in CLASS_FIGURES]))
     return '\n'.join(lines)
 
 
@@ -177,15 +176,14 @@ def write_summaries(args, rows):
                 for s in ('mean', 'std')])
     written = ['sweep_summary.csv', 'sweep_summary.json']
     if 'classes' in rows[0]:
-        figures = ('ap', 'recall', 'precision', 'F1')
         with open(osp.join(args.work_dir, 'sweep_classes.csv'), 'w', newline='') as f:
             writer = csv.writer(f)
-            writer.writerow(['config', 'class'] + [f'{k} {s}' for k in figures
+            writer.writerow(['config', 'class'] + [f'{k} {s}' for k in CLASS_FIGURES
                                                    for s in ('mean', 'std')])
             for r in rows:
                 for name, values in r['classes'].items():
                     writer.writerow([r['config'], name] + [round(values[k][s], 6)
-                                                           for k in figures
+                                                           for k in CLASS_FIGURES
                                                            for s in ('mean', 'std')])
         written.append('sweep_classes.csv')
     return [osp.join(args.work_dir, name) for name in written]
