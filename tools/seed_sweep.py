@@ -129,7 +129,7 @@ def detection_sweep_row(name, seeds, reports):
                          for c in classes})
 
 
-def _mean_std(value, fmt):
+def _format_mean_std(value, fmt):
     return '-' if value is None else f'{value["mean"]:{fmt}} ± {value["std"]:{fmt}}'
 
 
@@ -147,7 +147,7 @@ def format_table(rows):
     lines = [' | '.join(head), ' | '.join('---' for _ in head)]
     for r in rows:
         lines.append(' | '.join([r['config'], ' '.join(map(str, r['seeds']))] + [
-            _mean_std(r.get(key), fmt) for key, _, fmt in columns]))
+            _format_mean_std(r.get(key), fmt) for key, _, fmt in columns]))
     return '\n'.join(lines)
 
 
@@ -156,7 +156,8 @@ def format_classes(row):
     lines = [f'{row["config"]} (recall, precision, F1 at score >= {row["score_thr"]}):',
              'class | AP | recall | precision | F1', '--- | --- | --- | --- | ---']
     for name, figures in row['classes'].items():
-        lines.append(' | '.join([name] + [_mean_std(figures[k], '.2f') for k in CLASS_FIGURES]))
+        lines.append(' | '.join([name] + [_format_mean_std(figures[k], '.2f')
+                                          for k in CLASS_FIGURES]))
     return '\n'.join(lines)
 
 

@@ -152,10 +152,10 @@ def detection_mean_std_rows(reports: Sequence[dict]) -> List[dict]:
     if any(n != names[0] for n in names):
         raise ValueError(f'the runs\' reports differ in classes: {names}')
     by_name = [{r['name']: r for r in report['rows']} for report in reports]
-    rows = [_mean_std(label, [r['overall'][key] for r in by_name]) for label, key in (
-        ('mAP', 'ap'), ('recall', 'recall'), ('precision', 'precision'), ('F1', 'f1-score'))]
+    figures = (('ap', 'ap'), ('recall', 'recall'), ('precision', 'precision'), ('F1', 'f1-score'))
+    rows = [_mean_std('mAP' if label == 'ap' else label, [r['overall'][key] for r in by_name])
+            for label, key in figures]
     for name in names[0][:-1]:
         rows.extend(_mean_std(f'{name} {label}', [r[name][key] for r in by_name])
-                    for label, key in (('ap', 'ap'), ('recall', 'recall'),
-                                       ('precision', 'precision'), ('F1', 'f1-score')))
+                    for label, key in figures)
     return rows
