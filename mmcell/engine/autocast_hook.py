@@ -54,6 +54,44 @@ def autocast_module(module: nn.Module,
     return restore
 
 
+def autocast_modules(model: nn.Module, names: Sequence[str],
+                     dtype: torch.dtype = torch.bfloat16) -> Callable[[], None]:
+    """:func:`autocast_module` on the submodules of ``model`` named, once all names are found.
+
+    Args:
+        model (nn.Module): The model (e.g. a detector).
+        names (Sequence[str]): Names of submodules, as in ``model.named_modules()``
+            (``'backbone'``, ``'roi_head.bbox_head'``).
+        dtype (torch.dtype): Autocast's dtype. Defaults to ``torch.bfloat16``.
+
+    Returns:
+        Callable[[], None]: Puts each module's own forward back.
+
+    Raises:
+        ValueError: A name that is no submodule of the model (naming its top-level modules);
+            nothing is changed then.
+
+    Example:
+        >>> import torch.nn as nn
+        >>> model = nn.Sequential(nn.Linear(4, 4), nn.ReLU())
+        >>> restore = autocast_modules(model, ['0'])
+        >>> model(torch.randn(2, 4)).dtype
+        torch.float32
+        >>> restore()
+    """
+    named = dict(model.named_modules())
+    missing = [name for name in names if name not in named or not name]
+    if missing:
+        top = sorted(name for name in named if name and '.' not in name)
+        raise ValueError(f'the model has no submodule {missing}; its top-level modules are {top}')
+    restores = [autocast_module(named[name], dtype) for name in names]
+
+    def restore():
+        for undo in restores:
+            undo()
+    return restore
+
+
 @HOOKS.register_module()
 class AutocastModulesHook(Hook):
     """Run named parts of a model in mixed precision, the rest in float32.
@@ -93,11 +131,7 @@ class AutocastModulesHook(Hook):
 
     def before_run(self, runner) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        named = dict(model.named_modules())
-        missing = [name for name in self.modules if name not in named or not name]
-        if missing:
-            top = sorted(name for name in named if name and '.' not in name)
-            raise ValueError(f'AutocastModulesHook: the model has no submodule {missing}; its '
-                             f'top-level modules are {top}')
-        for name in self.modules:
-            autocast_module(named[name], self.dtype)
+        try:
+            autocast_modules(model, self.modules, self.dtype)
+        except ValueError as error:
+            raise ValueError(f'AutocastModulesHook: {error}') from None
