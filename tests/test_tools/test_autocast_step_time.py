@@ -12,7 +12,7 @@ from mmengine.runner import Runner
 from mmcell.apis import build_model
 
 from ..conftest import load_tool
-from .tiny_config import tiny_detector_config
+from .tiny_config import tiny_classifier_config, tiny_detector_config
 
 TOOL = 'tools/analysis_tools/autocast_step_time.py'
 HOOK = "\ncustom_hooks = [dict(type='AutocastModulesHook', modules=('backbone', 'neck'))]\n"
@@ -70,6 +70,17 @@ def test_prints_and_writes_the_median_and_speed_up_of_each_variant(tmp_path, tin
                '--parts', 'backbone,neck,rpn_head,roi_head.bbox_head', 'neck'])
     assert list(json.loads(out.read_text())['variants']) == [
         'float32', 'backbone+neck+rpn_head+roi_head.bbox_head', 'neck']
+
+
+def test_a_classifier_is_timed_the_same_way(tmp_path, cell_crops, tool):
+    config = tmp_path / 'tiny_cls.py'
+    config.write_text(tiny_classifier_config(cell_crops))
+    out = tmp_path / 'times.json'
+    tool.main([str(config), '--steps', '2', '--warmup', '0', '--parts', 'backbone', '--out',
+               str(out)])
+    variants = json.loads(out.read_text())['variants']
+    assert list(variants) == ['float32', 'backbone']
+    assert [len(v['seconds']) for v in variants.values()] == [2, 2]
 
 
 def test_a_part_the_model_lacks_is_refused_naming_what_it_has(tmp_path, tiny_coco, tool):
