@@ -28,6 +28,7 @@ EXPECTED = {  # configs/cs_arfpn/<name>: detector, backbone depth, attention uni
     'cascade_rcnn_cs_arfpn_r50_bccd.py': ('CascadeRCNN', 50, CSA, 'AttentionFPN', 'RoIAlign'),
     'faster_rcnn_r50_fpn_bccd_cpu.py': ('FasterRCNN', 50, None, 'FPN', 'RoIAlign'),
     'cs_arfpn_r50_bccd_cpu.py': ('FasterRCNN', 50, CSA, 'AttentionFPN', 'RoIAlign'),
+    'cs_arfpn_r50_bccd_cpu_12e.py': ('FasterRCNN', 50, CSA, 'AttentionFPN', 'RoIAlign'),
 }
 needs_bccd = pytest.mark.skipif(not (DATA / 'bccd' / 'BCCD').is_dir(),
                                 reason=f'BCCD not found under {DATA}')
@@ -171,6 +172,16 @@ def test_chula_cpu_siblings_change_only_schedule_precision_and_rois(name):
     assert bccd.optim_wrapper == cpu.optim_wrapper and bccd.train_cfg.max_epochs == 6
     assert bccd.custom_hooks == [dict(type='AutocastModulesHook', modules=(
         'backbone', 'neck', 'rpn_head', 'roi_head.bbox_head'))]
+
+
+def test_bccd_12_epoch_sibling_changes_only_the_schedule():
+    six, twelve = load('cs_arfpn_r50_bccd_cpu.py'), load('cs_arfpn_r50_bccd_cpu_12e.py')
+    assert (twelve.train_cfg.max_epochs, twelve.train_cfg.val_interval) == (12, 6)
+    assert [s.type for s in twelve.param_scheduler] == ['LinearLR', 'MultiStepLR']
+    assert (twelve.param_scheduler[1].milestones, twelve.param_scheduler[1].end) == ([8, 11], 12)
+    assert twelve.param_scheduler[0] == six.param_scheduler[0]  # the same warm-up
+    for key in ('model', 'train_dataloader', 'test_dataloader', 'optim_wrapper', 'custom_hooks'):
+        assert twelve[key] == six[key], key
 
 
 PBC_INIT = ['faster_rcnn_r50_fpn_chula_cpu_pbc-init.py', 'c_arfpn_r50_chula_cpu_pbc-init.py',
