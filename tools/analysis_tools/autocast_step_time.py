@@ -11,7 +11,8 @@ Where the CPU has no bf16 instructions (AVX-512-BF16 or AMX), torch emulates the
 autocast variant is many times slower than float32.
 
 Example:
-    MMCELL_DATA=../shared/data OMP_NUM_THREADS=1 python tools/analysis_tools/autocast_step_time.py \\
+    MMCELL_DATA=../shared/data OMP_NUM_THREADS=1 \\
+        python tools/analysis_tools/autocast_step_time.py \\
         configs/cs_arfpn/cs_arfpn_r50_bccd_cpu.py \\
         --parts backbone,neck backbone,neck,rpn_head,roi_head.bbox_head
 """
@@ -30,18 +31,18 @@ from mmengine.runner import Runner
 
 from mmcell.apis import build_model
 from mmcell.compat import quiet_known_warnings
-from mmcell.engine import autocast_modules
+from mmcell.engine import AutocastModulesHook, autocast_modules
 from mmcell.utils import config_scope, load_config, track
 
 FLOAT32 = 'float32'
 
 
 def hook_parts(cfg):
-    """The parts the config's own ``AutocastModulesHook`` puts under autocast, or None."""
-    for hook in cfg.get('custom_hooks') or []:
-        if hook.get('type') == 'AutocastModulesHook':
-            return tuple(hook.get('modules', ('backbone', 'neck')))
-    return None
+    """The parts the config's own ``AutocastModulesHook`` puts under autocast (the hook's
+    defaults where it has none)."""
+    hooks = [h for h in cfg.get('custom_hooks') or [] if h.get('type') == 'AutocastModulesHook']
+    return AutocastModulesHook(**{k: v for k, v in (hooks or [{}])[0].items()
+                                  if k != 'type'}).modules
 
 
 def time_steps(model, optim_wrapper, batches, variants, steps, warmup=1):
@@ -78,8 +79,8 @@ def parse_args(argv=None):
     parser.add_argument('config', help='a training config (detection or classification)')
     parser.add_argument('--parts', nargs='+', metavar='NAMES',
                         help='sets of submodules to run under autocast, each comma-separated '
-                        "(default: the config's AutocastModulesHook modules, else backbone,neck); "
-                        'float32 is always measured')
+                        "(default: the config's AutocastModulesHook modules, else the hook's "
+                        'default); float32 is always measured')
     parser.add_argument('--steps', type=int, default=5, help='timed steps of each (default 5)')
     parser.add_argument('--warmup', type=int, default=1,
                         help='untimed rounds first (default 1)')
@@ -102,7 +103,7 @@ def main(argv=None):
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     parts = ([tuple(filter(None, names.split(','))) for names in args.parts] if args.parts
-             else [hook_parts(cfg) or ('backbone', 'neck')])
+             else [hook_parts(cfg)])
     variants = {FLOAT32: (), **{'+'.join(names): names for names in parts}}
 
     model = build_model(cfg).train()
@@ -121,7 +122,8 @@ def main(argv=None):
           f'threads, median of {args.steps} (variants taking turns):')
     for name, value in median.items():
         print(f'  {name:<50} {value:7.2f} s  {median[FLOAT32] / value:.2f}x')
-    out = Path(args.out or Path('work_dirs', 'autocast_step_time', Path(args.config).stem + '.json'))
+    out = Path(args.out or Path('work_dirs', 'autocast_step_time',
+                                Path(args.config).stem + '.json'))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(dict(
         config=args.config, threads=torch.get_num_threads(), batch_size=loader_cfg.batch_size,
