@@ -267,6 +267,15 @@ def test_rare_flips_sibling_trains_on_the_flipped_copies(chula_boxes, tmp_path, 
     holding_rare = sum(bool(set(fields.get_cat_ids(i)) & set(rare_ids))
                        for i in range(len(fields)))
     assert len(copies) == holding_rare > 100
+    # the same labels as the fields they copy: mmdet's CocoDataset maps the file's categories to
+    # labels in file order, so a reordered category list would relabel every box
+    labels = {osp.basename(info['img_path']).replace('.jpg', '_000.jpg'):
+              sorted(box['bbox_label'] for box in info['instances'])
+              for info in map(fields.get_data_info, range(len(fields)))}
+    for i, name in enumerate(names):
+        copied = labels[name.replace('_flip', '')]
+        assert sorted(box['bbox_label'] for box in flipped.get_data_info(i)['instances']) == \
+            copied, name
     sample = flipped[names.index(copies[0])]
     assert sample['inputs'].shape == (3, 480, 640)
     # the baseline's iterations and steps, counted in iterations

@@ -5,7 +5,9 @@ Input: a COCO json (--coco FILE, image paths relative to --img-dir) or Pascal VO
 JPEGImages/, ImageSets/Main/all.txt; what RBC14Dataset reads) or COCO (--format coco:
 annotations.json + images/). Tiles default to the paper's 375x500 with 30% overlap. Boxes cut by a
 tile border are clipped (kept when at least --min-visible of them shows), dropped, or relabelled
-as --edge-class (the paper's "edge cell"). Optional Gaussian denoising (--denoise SIGMA) and
+as --edge-class (the paper's "edge cell"). COCO output keeps a COCO input's categories, ids and
+order (mmdet's CocoDataset maps its classes to labels in the file's category order); VOC input
+gives its class names sorted. Optional Gaussian denoising (--denoise SIGMA) and
 horizontally flipped copies of tiles holding a rare class (--flip-classes NAME ...).
 
 Example:
@@ -26,6 +28,7 @@ from mmcell.utils import track
 
 
 def read_coco(path, img_dir):
+    """The fields of a COCO json, and its categories as they are."""
     coco = json.loads(Path(path).read_text())
     names = {c['id']: c['name'] for c in coco['categories']}
     fields = {i['id']: dict(path=Path(img_dir) / i['file_name'], boxes=[], labels=[])
@@ -34,7 +37,7 @@ def read_coco(path, img_dir):
         x, y, w, h = ann['bbox']
         fields[ann['image_id']]['boxes'].append([x, y, x + w, y + h])
         fields[ann['image_id']]['labels'].append(names[ann['category_id']])
-    return list(fields.values())
+    return list(fields.values()), coco['categories']
 
 
 def read_voc(voc_dir):
@@ -75,17 +78,24 @@ def parse_args():
 
 def main():
     args = parse_args()
-    fields = read_coco(args.coco, args.img_dir) if args.coco else read_voc(args.voc_dir)
-    classes = sorted({label for f in fields for label in f['labels']} |
-                     ({args.edge_class} if args.border == 'edge' else set()))
+    edge = {args.edge_class} if args.border == 'edge' else set()
+    if args.coco:
+        fields, categories = read_coco(args.coco, args.img_dir)
+        categories += [dict(id=max(c['id'] for c in categories) + 1, name=n)
+                       for n in edge - {c['name'] for c in categories}]
+    else:
+        fields = read_voc(args.voc_dir)
+        names = sorted({label for f in fields for label in f['labels']} | edge)
+        categories = [dict(id=i, name=n) for i, n in enumerate(names)]
+    classes = [c['name'] for c in categories]
+    category_ids = [c['id'] for c in categories]
     out = Path(args.out)
     img_dir = out / ('JPEGImages' if args.format == 'voc' else 'images')
     img_dir.mkdir(parents=True, exist_ok=True)
     if args.format == 'voc':
         (out / 'Annotations').mkdir(exist_ok=True)
         (out / 'ImageSets' / 'Main').mkdir(parents=True, exist_ok=True)
-    coco = dict(images=[], annotations=[],
-                categories=[dict(id=i, name=n) for i, n in enumerate(classes)])
+    coco = dict(images=[], annotations=[], categories=categories)
     names = []
     for field in track(fields, description=f'tiling {len(fields)} fields'):
         img = cv2.imread(str(field['path']))
@@ -121,7 +131,8 @@ def main():
                 for box, label in zip(tile_box.tolist(), tile_labels.tolist()):
                     x1, y1, x2, y2 = box
                     coco['annotations'].append(dict(
-                        id=len(coco['annotations']) + 1, image_id=image_id, category_id=label,
+                        id=len(coco['annotations']) + 1, image_id=image_id,
+                        category_id=category_ids[label],
                         bbox=[x1, y1, x2 - x1, y2 - y1], area=(x2 - x1) * (y2 - y1), iscrowd=0))
     if args.format == 'voc':
         (out / 'ImageSets' / 'Main' / 'all.txt').write_text('\n'.join(names) + '\n')
