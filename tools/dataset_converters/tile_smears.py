@@ -85,8 +85,8 @@ def main():
                        for n in edge - {c['name'] for c in categories}]
     else:
         fields = read_voc(args.voc_dir)
-        names = sorted({label for f in fields for label in f['labels']} | edge)
-        categories = [dict(id=i, name=n) for i, n in enumerate(names)]
+        categories = [dict(id=i, name=n) for i, n in
+                      enumerate(sorted({label for f in fields for label in f['labels']} | edge))]
     classes = [c['name'] for c in categories]
     category_ids = [c['id'] for c in categories]
     out = Path(args.out)
