@@ -1,5 +1,6 @@
 from .bccd_wbc import BCCD_SUBTYPES, BCCDWBCDataset, CropCell
 from .cell_folders import CellFolderDataset, DatasetError, check_image_file
+from .coco import CellCocoDataset, NamedOrderCOCO
 from .munich_aml import MUNICH_AML_CLASSES, PAPER_CLASSES, MunichAMLDataset
 from .pbc import PBC_FINE_PREFIXES, PBCDataset
 from .rbc14 import RBC14_CLASSES, RBC14Dataset, canonical_rbc_name
@@ -10,7 +11,8 @@ from .voc import CellVOCDataset, voc_xml
 
 __all__ = [
     'BCCD_SUBTYPES', 'BCCDWBCDataset', 'CropCell',
-    'CellFolderDataset', 'DatasetError', 'check_image_file', 'MUNICH_AML_CLASSES', 'PAPER_CLASSES',
+    'CellCocoDataset', 'NamedOrderCOCO', 'CellFolderDataset', 'DatasetError', 'check_image_file',
+    'MUNICH_AML_CLASSES', 'PAPER_CLASSES',
     'MunichAMLDataset', 'PBC_FINE_PREFIXES', 'PBCDataset', 'RBC14_CLASSES', 'RBC14Dataset',
     'canonical_rbc_name',
     'assign_stratified', 'read_groups',

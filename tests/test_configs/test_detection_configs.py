@@ -140,6 +140,7 @@ def test_chula_configs_build_and_take_a_training_step(name, chula_boxes, monkeyp
                 for part in ('train', 'val', 'test')}
     # 175/38/37 images; training leaves out 56.jpg, whose label file is empty (filter_empty_gt)
     assert {part: len(d) for part, d in datasets.items()} == dict(train=174, val=38, test=37)
+    assert {type(d).__name__ for d in datasets.values()} == {'CellCocoDataset'}  # labels by name
     dataset = datasets['train']
     assert dataset.metainfo['classes'][9] == 'schistocyte'
     sample = dataset[0]
@@ -267,8 +268,8 @@ def test_rare_flips_sibling_trains_on_the_flipped_copies(chula_boxes, tmp_path, 
     holding_rare = sum(bool(set(fields.get_cat_ids(i)) & set(rare_ids))
                        for i in range(len(fields)))
     assert len(copies) == holding_rare > 100
-    # the same labels as the fields they copy: mmdet's CocoDataset maps the file's categories to
-    # labels in file order, so a reordered category list would relabel every box
+    # the same labels as the fields they copy (by name: the tool keeps Chula's category order,
+    # and CellCocoDataset would label by name even if it did not)
     labels = {osp.basename(info['img_path']).replace('.jpg', '_000.jpg'):
               sorted(box['bbox_label'] for box in info['instances'])
               for info in map(fields.get_data_info, range(len(fields)))}

@@ -8,7 +8,9 @@
 # work_dirs/data/chula_rbc12, where the command above writes them).
 # Native size: red cells are 38 px across (5-95%: 28-52 px), so the smallest keep 7 px on P2
 # (stride 4) and match the 32 px smallest anchor; halving the image would leave them 14 px.
-dataset_type = 'CocoDataset'
+# CellCocoDataset is mmdet's CocoDataset labelling boxes by category name (mmdet's follows the
+# file's category order) and naming a class the training split has no box of, at build time.
+dataset_type = 'CellCocoDataset'
 images = '{{$MMCELL_DATA:data}}/chula_rbc12/'
 boxes = '{{$MMCELL_CHULA_BOXES:work_dirs/data/chula_rbc12}}/annotations'
 metainfo = dict(classes=('normal cell', 'macrocyte', 'microcyte', 'spherocyte', 'target cell',
