@@ -77,3 +77,55 @@ def test_a_faster_rcnn_trains_and_predicts_with_a_bf16_backbone_and_neck(tmp_pat
     with torch.no_grad():
         predictions = model(**model.data_preprocessor(raw, False), mode='predict')
     assert predictions[0].pred_instances.bboxes.dtype == torch.float32
+
+
+def test_channels_last_holds_the_weights_so_and_hands_on_contiguous_float32():
+    model = toy_model()
+    apply_hook(model, channels_last=True)
+    conv = model.backbone[0].weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    features = model.neck(model.backbone(torch.randn(2, 3, 8, 8)))
+    assert features.dtype == torch.float32 and features.is_contiguous()
+    # the weights keep their names and values: a checkpoint loads into a plain model
+    plain = toy_model()
+    plain.load_state_dict(model.state_dict())
+    assert all(torch.equal(a, b) for a, b in zip(plain.parameters(), model.parameters()))
+
+
+def test_channels_last_restores_the_layout():
+    from mmcell.engine import autocast_modules
+    model = toy_model()
+    restore = autocast_modules(model, ['backbone'], channels_last=True)
+    assert not model.backbone[0].weight.is_contiguous()
+    restore()
+    assert model.backbone[0].weight.is_contiguous() and 'forward' not in vars(model.backbone)
+
+
+def test_a_faster_rcnn_gets_the_same_rois_with_channels_last(tmp_path):
+    """mmcv's CPU RoIAlign reads NCHW memory: fed a channels-last neck output it returns wrong
+    values. The hook hands on contiguous features, so the box head sees the same RoI features
+    either way (up to bf16 rounding of the differently ordered convolutions)."""
+    cfg = Config.fromstring(tiny_detector_config(tmp_path), '.py')
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model = DET_MODELS.build(cfg.model)
+    model.init_weights()
+    model.eval()
+    torch.manual_seed(0)
+    inputs = torch.rand(1, 3, 96, 96) * 255
+    rois = torch.tensor([[0, 8., 8., 60., 50.], [0, 30., 20., 90., 90.]])
+
+    def roi_features(**hook):
+        from mmcell.engine import autocast_modules
+        restore = autocast_modules(model, ['backbone', 'neck'], **hook)
+        with torch.no_grad():
+            feats = model.extract_feat(model.data_preprocessor(
+                dict(inputs=list(inputs.byte())), False)['inputs'])
+            out = model.roi_head.bbox_roi_extractor(
+                feats[:model.roi_head.bbox_roi_extractor.num_inputs], rois)
+        restore()
+        return feats, out
+
+    feats, plain = roi_features()
+    feats_cl, channels_last = roi_features(channels_last=True)
+    assert (channels_last - plain).abs().max() < 0.02 * plain.abs().max()
+    assert all(f.is_contiguous() for f in feats_cl)

@@ -36,7 +36,8 @@ def test_variants_take_turns_and_only_the_named_parts_run_in_bf16(tiny_coco, too
     before = model.backbone.conv1.weight.detach().clone()
 
     seconds = tool.time_steps(model, optim_wrapper, [batch],
-                              {'float32': (), 'box head': ('roi_head.bbox_head', )},
+                              {'float32': ((), False),
+                               'box head': (('roi_head.bbox_head', ), False)},
                               steps=2, warmup=1)
     assert {name: len(times) for name, times in seconds.items()} == {'float32': 2, 'box head': 2}
     assert all(t > 0 for times in seconds.values() for t in times)
@@ -70,6 +71,12 @@ def test_prints_and_writes_the_median_and_speed_up_of_each_variant(tmp_path, tin
                '--parts', 'backbone,neck,rpn_head,roi_head.bbox_head', 'neck'])
     assert list(json.loads(out.read_text())['variants']) == [
         'float32', 'backbone+neck+rpn_head+roi_head.bbox_head', 'neck']
+
+    tool.main([str(config), '--steps', '1', '--warmup', '0', '--batches', '1', '--out', str(out),
+               '--channels-last'])
+    variants = json.loads(out.read_text())['variants']
+    assert {name: v['channels_last'] for name, v in variants.items()} == {
+        'float32': False, 'backbone+neck': False, 'backbone+neck, channels-last': True}
 
 
 def test_a_classifier_is_timed_the_same_way(tmp_path, cell_crops, tool):

@@ -4,7 +4,8 @@ Times the training step (forward, losses, backward, optimizer step) of a config 
 of its train dataloader: in float32, and with each set of parts under autocast as
 ``AutocastModulesHook`` trains them (the rest, mmcv's RoI ops and NMS among it, in float32). The
 variants take turns step by step on the same batches and the same model, so other work on the
-machine slows each alike. Prints each variant's median step time and its speed-up over float32,
+machine slows each alike. ``--channels-last`` adds each set of parts again with their weights
+held channels-last (``AutocastModulesHook(channels_last=True)``). Prints each variant's median step time and its speed-up over float32,
 and writes them to ``--out`` as JSON. The weights change as the steps train them, as in a run.
 
 Where the CPU has no bf16 instructions (AVX-512-BF16 or AMX), torch emulates them and every
@@ -14,7 +15,7 @@ Example:
     MMCELL_DATA=../shared/data OMP_NUM_THREADS=1 \\
         python tools/analysis_tools/autocast_step_time.py \\
         configs/cs_arfpn/cs_arfpn_r50_bccd_cpu.py \\
-        --parts backbone,neck backbone,neck,rpn_head,roi_head.bbox_head
+        --parts backbone,neck backbone,neck,rpn_head,roi_head.bbox_head --channels-last
 """
 import argparse
 import itertools
@@ -35,6 +36,7 @@ from mmcell.engine import AutocastModulesHook, autocast_modules
 from mmcell.utils import config_scope, load_config, track
 
 FLOAT32 = 'float32'
+CHANNELS_LAST = ', channels-last'
 
 
 def hook_parts(cfg):
@@ -52,7 +54,8 @@ def time_steps(model, optim_wrapper, batches, variants, steps, warmup=1):
         model (nn.Module): The model, in train mode.
         optim_wrapper: Its optimizer wrapper.
         batches (list): Data batches, used in turn.
-        variants (dict): Name -> the submodule names to put under autocast (empty: float32).
+        variants (dict): Name -> (the submodule names to put under autocast (empty: float32),
+            whether to hold their weights channels-last).
         steps (int): Timed steps of each variant.
         warmup (int): Untimed rounds first. Defaults to 1.
 
@@ -63,8 +66,8 @@ def time_steps(model, optim_wrapper, batches, variants, steps, warmup=1):
     rounds = track(range(warmup + steps), description=f'{warmup + steps} rounds of '
                    f'{len(variants)} training steps')
     for step in rounds:
-        for name, parts in variants.items():
-            restore = autocast_modules(model, parts)
+        for name, (parts, channels_last) in variants.items():
+            restore = autocast_modules(model, parts, channels_last=channels_last)
             start = time.perf_counter()
             model.train_step(batches[step % len(batches)], optim_wrapper)
             took = time.perf_counter() - start
@@ -81,6 +84,8 @@ def parse_args(argv=None):
                         help='sets of submodules to run under autocast, each comma-separated '
                         "(default: the config's AutocastModulesHook modules, else the hook's "
                         'default); float32 is always measured')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='also time each set of parts with its weights channels-last')
     parser.add_argument('--steps', type=int, default=5, help='timed steps of each (default 5)')
     parser.add_argument('--warmup', type=int, default=1,
                         help='untimed rounds first (default 1)')
@@ -104,7 +109,11 @@ def main(argv=None):
         cfg.merge_from_dict(args.cfg_options)
     parts = ([tuple(filter(None, names.split(','))) for names in args.parts] if args.parts
              else [hook_parts(cfg)])
-    variants = {FLOAT32: (), **{'+'.join(names): names for names in parts}}
+    variants = {FLOAT32: ((), False)}
+    for names in parts:
+        variants['+'.join(names)] = (names, False)
+        if args.channels_last:
+            variants['+'.join(names) + CHANNELS_LAST] = (names, True)
 
     model = build_model(cfg).train()
     for names in parts:  # a wrong name is refused before anything is loaded or timed
@@ -121,13 +130,14 @@ def main(argv=None):
     print(f'{args.config}: training step, batch {loader_cfg.batch_size}, {torch.get_num_threads()} '
           f'threads, median of {args.steps} (variants taking turns):')
     for name, value in median.items():
-        print(f'  {name:<50} {value:7.2f} s  {median[FLOAT32] / value:.2f}x')
+        print(f'  {name:<65} {value:7.2f} s  {median[FLOAT32] / value:.2f}x')
     out = Path(args.out or Path('work_dirs', 'autocast_step_time',
                                 Path(args.config).stem + '.json'))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(dict(
         config=args.config, threads=torch.get_num_threads(), batch_size=loader_cfg.batch_size,
-        variants={name: dict(parts=list(variants[name]), median_s=median[name],
+        variants={name: dict(parts=list(variants[name][0]), channels_last=variants[name][1],
+                             median_s=median[name],
                              speedup=median[FLOAT32] / median[name], seconds=seconds[name])
                   for name in variants}), indent=1))
     print(f'wrote {out}')
