@@ -5,8 +5,9 @@ of its train dataloader: in float32, and with each set of parts under autocast a
 ``AutocastModulesHook`` trains them (the rest, mmcv's RoI ops and NMS among it, in float32). The
 variants take turns step by step on the same batches and the same model, so other work on the
 machine slows each alike. ``--channels-last`` adds each set of parts again with their weights
-held channels-last (``AutocastModulesHook(channels_last=True)``). Prints each variant's median step time and its speed-up over float32,
-and writes them to ``--out`` as JSON. The weights change as the steps train them, as in a run.
+held channels-last (``AutocastModulesHook(channels_last=True)``). Prints each variant's median
+step time and its speed-up over float32, and writes them to ``--out`` as JSON. The weights change
+as the steps train them, as in a run.
 
 Where the CPU has no bf16 instructions (AVX-512-BF16 or AMX), torch emulates them and every
 autocast variant is many times slower than float32.
