@@ -96,15 +96,17 @@ def median_seconds(step: Callable[[], object], iters: int) -> float:
 @contextmanager
 def mixed_precision(model: torch.nn.Module, task: str) -> Iterator[None]:
     """bfloat16 as mmcell trains in it: a classifier wholly under CPU autocast (``--amp``); a
-    two-stage detector's backbone, neck, RPN head and box head, with mmcv's RoIAlign and NMS
-    (no bfloat16 CPU kernels) and the losses in float32 (``AutocastModulesHook``)."""
+    two-stage detector's backbone, neck, RPN head and box head, their weights channels-last,
+    with mmcv's RoIAlign and NMS (no bfloat16 CPU kernels) and the losses in float32
+    (``AutocastModulesHook(channels_last=True)``, as the Chula CPU configs train)."""
     if task != 'det':
         with torch.autocast('cpu', dtype=torch.bfloat16):
             yield
         return
     from mmcell.engine.autocast_hook import autocast_module  # mmengine: not in the HF worker
     named = dict(model.named_modules())
-    restores = [autocast_module(named[name]) for name in DETECTOR_BF16_PARTS if name in named]
+    restores = [autocast_module(named[name], channels_last=True)
+                for name in DETECTOR_BF16_PARTS if name in named]
     try:
         yield
     finally:

@@ -167,12 +167,13 @@ def test_chula_cpu_siblings_change_only_schedule_precision_and_rois(name):
     assert cpu.model == full.model
     assert (full.train_cfg.max_epochs, cpu.train_cfg.max_epochs) == (12, 12)
     assert cpu.param_scheduler[1].milestones == [8, 11] and cpu.optim_wrapper.optimizer.lr == 0.005
-    assert cpu.custom_hooks == [dict(type='AutocastModulesHook', modules=('backbone', 'neck'))]
-    # the BCCD CPU configs run the same optimiser for 6 epochs, with the heads in bf16 too
+    four_parts = ('backbone', 'neck', 'rpn_head', 'roi_head.bbox_head')
+    assert cpu.custom_hooks == [dict(type='AutocastModulesHook', modules=four_parts,
+                                     channels_last=True)]
+    # the BCCD CPU configs run the same optimiser for 6 epochs, the same parts in bf16 (NCHW)
     bccd = load('faster_rcnn_r50_fpn_bccd_cpu.py')
     assert bccd.optim_wrapper == cpu.optim_wrapper and bccd.train_cfg.max_epochs == 6
-    assert bccd.custom_hooks == [dict(type='AutocastModulesHook', modules=(
-        'backbone', 'neck', 'rpn_head', 'roi_head.bbox_head'))]
+    assert bccd.custom_hooks == [dict(type='AutocastModulesHook', modules=four_parts)]
 
 
 def test_bccd_12_epoch_sibling_changes_only_the_schedule():
