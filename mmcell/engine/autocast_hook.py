@@ -138,6 +138,10 @@ class AutocastModulesHook(Hook):
     Example:
         >>> # in a detection config
         >>> custom_hooks = [dict(type='AutocastModulesHook', modules=('backbone', 'neck'))]
+        >>> # all four parts of a two-stage detector, weights channels-last (Chula CPU configs)
+        >>> custom_hooks = [dict(type='AutocastModulesHook',
+        ...                      modules=('backbone', 'neck', 'rpn_head', 'roi_head.bbox_head'),
+        ...                      channels_last=True)]
     """
 
     priority = 'VERY_HIGH'
