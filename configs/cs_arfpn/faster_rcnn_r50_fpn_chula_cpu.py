@@ -7,7 +7,7 @@
 # (mmdet: 512, a quarter): a field holds ~34 cells, so the box head keeps its 128 positives and
 # drops half the negatives; 6 epochs at 512 RoIs (the BCCD CPU budget) did not learn the 13
 # classes. Measured on a Xeon with AMX, one thread: 3.5 s per iteration, 64 min for training,
-# validation and test (float32: 7.7 s); test mAP 22.00 +- 1.17 over seeds 0 and 1, where the
+# validation and test (float32: 7.7 s); test mAP 21.76 +- 1.02 over seeds 0, 1 and 2, where the
 # three seed runs of configs/cs_arfpn/README, with backbone and neck alone in bf16 and NCHW
 # weights (custom_hooks.0.modules=[backbone,neck] custom_hooks.0.channels_last=False), gave
 # 20.39 +- 1.21 at 6.7 s per iteration.
