@@ -11,6 +11,7 @@ from mmengine.registry import HOOKS, DefaultScope
 from mmengine.structures import InstanceData
 
 import mmcell  # noqa: F401 (registers the hook)
+from mmcell.engine import autocast_modules
 
 from ..test_tools.tiny_config import tiny_detector_config
 
@@ -93,7 +94,6 @@ def test_channels_last_holds_the_weights_so_and_hands_on_contiguous_float32():
 
 
 def test_channels_last_restores_the_layout():
-    from mmcell.engine import autocast_modules
     model = toy_model()
     restore = autocast_modules(model, ['backbone'], channels_last=True)
     assert not model.backbone[0].weight.is_contiguous()
@@ -115,7 +115,6 @@ def test_a_faster_rcnn_gets_the_same_rois_with_channels_last(tmp_path):
     rois = torch.tensor([[0, 8., 8., 60., 50.], [0, 30., 20., 90., 90.]])
 
     def roi_features(**hook):
-        from mmcell.engine import autocast_modules
         restore = autocast_modules(model, ['backbone', 'neck'], **hook)
         with torch.no_grad():
             feats = model.extract_feat(model.data_preprocessor(
