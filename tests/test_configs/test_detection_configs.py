@@ -29,6 +29,8 @@ EXPECTED = {  # configs/cs_arfpn/<name>: detector, backbone depth, attention uni
     'faster_rcnn_r50_fpn_bccd_cpu.py': ('FasterRCNN', 50, None, 'FPN', 'RoIAlign'),
     'cs_arfpn_r50_bccd_cpu.py': ('FasterRCNN', 50, CSA, 'AttentionFPN', 'RoIAlign'),
     'cs_arfpn_r50_bccd_cpu_12e.py': ('FasterRCNN', 50, CSA, 'AttentionFPN', 'RoIAlign'),
+    'cs_arfpn_r50_bccd_cpu_24e.py': ('FasterRCNN', 50, CSA, 'AttentionFPN', 'RoIAlign'),
+    'cs_arfpn_r50_bccd_cpu_640x480_12e.py': ('FasterRCNN', 50, CSA, 'AttentionFPN', 'RoIAlign'),
 }
 needs_bccd = pytest.mark.skipif(not (DATA / 'bccd' / 'BCCD').is_dir(),
                                 reason=f'BCCD not found under {DATA}')
@@ -184,6 +186,29 @@ def test_bccd_12_epoch_sibling_changes_only_the_schedule():
     assert twelve.param_scheduler[0] == six.param_scheduler[0]  # the same warm-up
     for key in ('model', 'train_dataloader', 'test_dataloader', 'optim_wrapper', 'custom_hooks'):
         assert twelve[key] == six[key], key
+
+
+def test_bccd_24_epoch_sibling_changes_only_the_schedule():
+    twelve, longer = load('cs_arfpn_r50_bccd_cpu_12e.py'), load('cs_arfpn_r50_bccd_cpu_24e.py')
+    assert (longer.train_cfg.max_epochs, longer.train_cfg.val_interval) == (24, 12)
+    assert (longer.param_scheduler[1].milestones, longer.param_scheduler[1].end) == ([16, 22], 24)
+    assert longer.param_scheduler[0] == twelve.param_scheduler[0]
+    for key in ('model', 'train_dataloader', 'test_dataloader', 'optim_wrapper', 'custom_hooks'):
+        assert longer[key] == twelve[key], key
+
+
+def test_bccd_full_size_sibling_changes_only_the_input_size_and_memory_layout():
+    half, full = load('cs_arfpn_r50_bccd_cpu_12e.py'), load('cs_arfpn_r50_bccd_cpu_640x480_12e.py')
+
+    def resize_scales(cfg):
+        return [[step.get('scale') for step in cfg[split].dataset.pipeline if step.type == 'Resize']
+                for split in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+
+    assert resize_scales(half) == [[(320, 240)]] * 3
+    assert resize_scales(full) == [[(640, 480)]] * 3
+    assert full.custom_hooks == [dict(half.custom_hooks[0], channels_last=True)]
+    for key in ('model', 'optim_wrapper', 'param_scheduler', 'train_cfg'):
+        assert full[key] == half[key], key
 
 
 PBC_INIT = ['faster_rcnn_r50_fpn_chula_cpu_pbc-init.py', 'c_arfpn_r50_chula_cpu_pbc-init.py',
