@@ -12,6 +12,4 @@ test_pipeline = [dict(step, scale=image_scale) if step['type'] == 'Resize' else 
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = dict(dataset=dict(pipeline=test_pipeline))
-custom_hooks = [dict(type='AutocastModulesHook',
-                     modules=('backbone', 'neck', 'rpn_head', 'roi_head.bbox_head'),
-                     channels_last=True)]
+custom_hooks = [dict(_base_.custom_hooks[0], channels_last=True)]
