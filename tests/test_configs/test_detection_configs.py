@@ -30,6 +30,7 @@ EXPECTED = {  # configs/cs_arfpn/<name>: detector, backbone depth, attention uni
     'cs_arfpn_r50_bccd_cpu.py': ('FasterRCNN', 50, CSA, 'AttentionFPN', 'RoIAlign'),
     'cs_arfpn_r50_bccd_cpu_12e.py': ('FasterRCNN', 50, CSA, 'AttentionFPN', 'RoIAlign'),
     'cs_arfpn_r50_bccd_cpu_640x480_12e.py': ('FasterRCNN', 50, CSA, 'AttentionFPN', 'RoIAlign'),
+    'cs_arfpn_r50_bccd_cpu_480x360_12e.py': ('FasterRCNN', 50, CSA, 'AttentionFPN', 'RoIAlign'),
 }
 needs_bccd = pytest.mark.skipif(not (DATA / 'bccd' / 'BCCD').is_dir(),
                                 reason=f'BCCD not found under {DATA}')
@@ -187,18 +188,20 @@ def test_bccd_12_epoch_sibling_changes_only_the_schedule():
         assert twelve[key] == six[key], key
 
 
-def test_bccd_full_size_sibling_changes_only_the_input_size_and_memory_layout():
-    half, full = load('cs_arfpn_r50_bccd_cpu_12e.py'), load('cs_arfpn_r50_bccd_cpu_640x480_12e.py')
+@pytest.mark.parametrize('name,scale', [('cs_arfpn_r50_bccd_cpu_640x480_12e.py', (640, 480)),
+                                        ('cs_arfpn_r50_bccd_cpu_480x360_12e.py', (480, 360))])
+def test_bccd_larger_input_siblings_change_only_the_input_size_and_memory_layout(name, scale):
+    half, larger = load('cs_arfpn_r50_bccd_cpu_12e.py'), load(name)
 
     def resize_scales(cfg):
         return [[step.get('scale') for step in cfg[split].dataset.pipeline if step.type == 'Resize']
                 for split in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
 
     assert resize_scales(half) == [[(320, 240)]] * 3
-    assert resize_scales(full) == [[(640, 480)]] * 3
-    assert full.custom_hooks == [dict(half.custom_hooks[0], channels_last=True)]
+    assert resize_scales(larger) == [[scale]] * 3
+    assert larger.custom_hooks == [dict(half.custom_hooks[0], channels_last=True)]
     for key in ('model', 'optim_wrapper', 'param_scheduler', 'train_cfg'):
-        assert full[key] == half[key], key
+        assert larger[key] == half[key], key
 
 
 PBC_INIT = ['faster_rcnn_r50_fpn_chula_cpu_pbc-init.py', 'c_arfpn_r50_chula_cpu_pbc-init.py',
