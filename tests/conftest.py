@@ -173,6 +173,15 @@ def cell_classifier(tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
+def lite_classifier(tmp_path_factory):
+    """(config, checkpoint) of the default classifier, EfficientNet-Lite0 as
+    configs/efficientnet_lite/efficientnet-lite0_pbc.py builds it: ImageNet weights, random head."""
+    config = ROOT / 'configs' / 'efficientnet_lite' / 'efficientnet-lite0_pbc.py'
+    path = tmp_path_factory.mktemp('classifier') / 'lite0.pth'
+    return str(config), save_random_checkpoint(config, path, PBC_CLASSES)
+
+
+@pytest.fixture(scope='session')
 def cell_detector(tmp_path_factory):
     """(config, checkpoint) of CS-ARFPN R50 (the quick config) keeping its 6 best boxes."""
     folder = tmp_path_factory.mktemp('detector')

@@ -4,7 +4,9 @@ Reads the corrections file (checked against the run it came from: ``tools/infer.
 keeps the reviewed cells that have a class (reassigned or confirmed; ``unidentified`` and ``not a
 white cell`` are no class to learn), holds a seeded share of each class back for checking,
 fine-tunes the checkpoint on the rest with a short CPU schedule (``--train all``, the default:
-every layer; ``last-stage``: the head and the backbone's last stage; ``head``: the head only),
+every layer; ``last-stage``: the head and the backbone's last stage; ``head``: the head only) or
+refits the final linear layer on the frozen model's features (``--train linear``: seconds; for
+linear heads such as the pretrained EfficientNet-Lite classifiers'),
 and reports accuracy, macro F1
 and per-class recall on the held-back cells before and after. Writes the new checkpoint, the
 annotation lists (mmpretrain's format) and ``adaptation.json`` into ``--work-dir``.
@@ -25,7 +27,7 @@ from pathlib import Path
 from mmcell.apis import init_classifier
 from mmcell.compat import quiet_known_warnings
 from mmcell.review import (TRAIN_PARTS, CorrectionsError, evaluate_crops, finetune,
-                           iterations_for, read_corrections, stratified_split,
+                           fit_linear_head, iterations_for, read_corrections, stratified_split,
                            write_annotation_list)
 from mmcell.utils import load_config
 
@@ -38,7 +40,8 @@ def parse_args(argv=None):
     parser.add_argument('corrections', help='the file saved from the review page')
     parser.add_argument('--work-dir', default='work_dirs/adapted', help='where the files go')
     parser.add_argument('--train', choices=TRAIN_PARTS, default='all',
-                        help='what is fine-tuned (default: all, the best measured on BCCD)')
+                        help='what is fine-tuned (default: all; linear: the final layer on '
+                        'frozen features, in seconds)')
     parser.add_argument('--iters', type=int,
                         help='training iterations (default: about 30 passes over the cells, '
                         'at least 60)')
@@ -85,23 +88,27 @@ def main(argv=None):
     work_dir.mkdir(parents=True, exist_ok=True)
     write_annotation_list(train, classes, work_dir / 'train.txt')
     write_annotation_list(held, classes, work_dir / 'held_back.txt')
-    iters = args.iters or iterations_for(len(train))
-    print(f'fine-tuning the {args.train} on {len(train)} cells for {iters} iterations; '
-          f'{len(held)} held back')
-
+    crops, labels = [str(c.crop) for c in held], [c.label for c in held]
+    before = evaluate_crops(original, crops, labels) if held else None
     start = time.perf_counter()
-    checkpoint = finetune(cfg, args.checkpoint, work_dir / 'train.txt', classes,
-                          work_dir, train=args.train, iters=iters, lr=args.lr, seed=args.seed)
+    if args.train == 'linear':
+        print(f'fitting the final linear layer on {len(train)} cells; {len(held)} held back')
+        iters = None
+        checkpoint = fit_linear_head(original, [str(c.crop) for c in train],
+                                     [c.label for c in train], work_dir / 'linear.pth')
+    else:
+        iters = args.iters or iterations_for(len(train))
+        print(f'fine-tuning the {args.train} on {len(train)} cells for {iters} iterations; '
+              f'{len(held)} held back')
+        checkpoint = finetune(cfg, args.checkpoint, work_dir / 'train.txt', classes,
+                              work_dir, train=args.train, iters=iters, lr=args.lr, seed=args.seed)
     seconds = time.perf_counter() - start
     report = dict(corrections=str(args.corrections), run_dir=str(args.run_dir),
                   checkpoint=str(checkpoint), original=str(args.checkpoint), train=args.train,
                   iters=iters, seed=args.seed, train_cells=len(train), held_back=len(held),
                   seconds=round(seconds, 1))
-    print(f'fine-tuned in {seconds:.0f} s: {checkpoint}')
+    print(f'adapted in {seconds:.0f} s: {checkpoint}')
     if held:
-        crops = [str(c.crop) for c in held]
-        labels = [c.label for c in held]
-        before = evaluate_crops(original, crops, labels)
         after = evaluate_crops(init_classifier(cfg, str(checkpoint), trust=None), crops, labels)
         report.update(before=before, after=after)
         print(f'On the {len(held)} held-back corrected cells:\n' + format_report(before, after))

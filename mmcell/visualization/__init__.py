@@ -1,12 +1,14 @@
-"""Pictures: where the sparse attention head looked, detector feature maps.
+"""Pictures: where a classifier looked (sparse attention, class activation maps), detector
+feature maps.
 
 PR curves and confusion matrices come with the reports (:mod:`mmcell.evaluation`).
 """
+from .class_activation import class_activation, draw_class_activation
 from .feature_maps import detector_feature_maps, draw_feature_maps
 from .sparse_attention import (draw_selection_page, draw_selection_summary, draw_sparse_attention,
                                sparse_attention)
 
 __all__ = [
-    'detector_feature_maps', 'draw_feature_maps', 'draw_selection_page', 'draw_selection_summary',
-    'draw_sparse_attention', 'sparse_attention'
+    'class_activation', 'detector_feature_maps', 'draw_class_activation', 'draw_feature_maps',
+    'draw_selection_page', 'draw_selection_summary', 'draw_sparse_attention', 'sparse_attention'
 ]

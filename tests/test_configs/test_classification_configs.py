@@ -230,3 +230,47 @@ def test_recipe_variants_drop_only_what_they_say(name, synthetic_data):
         assert steps[3]['policies'] == 'simple_increasing'
     model, _, losses = training_step(cfg, synthetic_data / 'pbc', num=2)
     assert model.data_preprocessor.batch_augments is None and torch.isfinite(losses['loss'])
+
+
+LITE_CONFIGS = {  # config: (arch, input size, training pipeline step types)
+    'efficientnet_lite/efficientnet-lite0_pbc.py': ('lite0', 128, [
+        'LoadImageFromFile', 'RandomResizedCrop', 'RandomFlip', 'ColorJitter', 'PackInputs']),
+    'efficientnet_lite/efficientnet-lite0_pbc-192.py': ('lite0', 192, [
+        'LoadImageFromFile', 'RandomResizedCrop', 'RandomFlip', 'ColorJitter', 'PackInputs']),
+    'efficientnet_lite/efficientnet-lite0_pbc_stain.py': ('lite0', 128, [
+        'LoadImageFromFile', 'RandomResizedCrop', 'RandomFlip', 'RandomStainJitter',
+        'RandomLabStats', 'ColorJitter', 'GaussianBlur', 'RandomJPEG', 'PackInputs']),
+    'efficientnet_lite/efficientnet-lite1_pbc.py': ('lite1', 128, [
+        'LoadImageFromFile', 'RandomResizedCrop', 'RandomFlip', 'ColorJitter', 'PackInputs']),
+    'efficientnet_lite/efficientnet-lite2_pbc.py': ('lite2', 128, [
+        'LoadImageFromFile', 'RandomResizedCrop', 'RandomFlip', 'ColorJitter', 'PackInputs']),
+}
+
+
+@pytest.mark.parametrize('name', LITE_CONFIGS)
+def test_efficientnet_lite_configs_start_from_their_imagenet_weights(name, synthetic_data):
+    from mmcell.models.backbones.efficientnet_lite import efficientnet_lite_state_dict
+    arch, size, steps = LITE_CONFIGS[name]
+    cfg = Config.fromfile(str(ROOT / 'configs' / name))
+    assert [step['type'] for step in cfg.train_dataloader.dataset.pipeline] == steps
+    assert cfg.train_cfg.max_epochs == 6 and cfg.optim_wrapper.optimizer.type == 'AdamW'
+    model = build_model(cfg)  # initialised as training starts: the ImageNet weights
+    stem = efficientnet_lite_state_dict(f'efficientnet-{arch}')['layers.0.conv.weight']
+    assert model.backbone.arch_name == arch and torch.equal(model.backbone.layers[0].conv.weight,
+                                                            stem)
+    assert model.data_preprocessor.mean.flatten().tolist() == [127.0] * 3
+    assert model.data_preprocessor.std.flatten().tolist() == [128.0] * 3
+    _, batch, losses = training_step(cfg, synthetic_data / 'pbc', num=2)
+    assert batch[0]['inputs'].shape == (3, size, size) and torch.isfinite(losses['loss'])
+    assert [s['scale'] for s in cfg.test_dataloader.dataset.pipeline if s['type'] == 'Resize'] \
+        == [size]
+
+
+@pytest.mark.skipif(not (DATA / 'bccd' / 'labels.csv').is_file(), reason='no BCCD data')
+def test_lite0_bccd_test_config_crops_bccd_white_cells():
+    folder = ROOT / 'configs' / 'efficientnet_lite'
+    cfg = Config.fromfile(str(folder / 'efficientnet-lite0_pbc_test-bccd-wbc.py'))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    assert len(dataset) == 341 and dataset[0]['inputs'].shape == (3, 128, 128)
+    assert cfg.model == Config.fromfile(str(folder / 'efficientnet-lite0_pbc.py')).model

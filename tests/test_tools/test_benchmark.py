@@ -9,7 +9,7 @@ from mmcell.benchmark.worker import PeakMemory
 from ..conftest import load_tool, run_tool
 
 MODELS = ['cellvit', 'cellvit-cls-head', 'hf-cvt-13', 'deit-s', 'swin-t', 'vit-b16', 'resnet50',
-          'cs-arfpn-r50', 'faster-rcnn-r50-fpn']
+          'efficientnet-lite0', 'efficientnet-lite0-128', 'cs-arfpn-r50', 'faster-rcnn-r50-fpn']
 
 
 def read(path):
@@ -36,13 +36,17 @@ def test_quick_benchmark_writes_a_complete_table(tmp_path):
             assert float(row['bf16_img_s']) > 0 and float(row['bf16_train_step_s']) > 0
         if row['bf16_img_s'].startswith('n/a'):  # and the reason is printed
             assert f"  {row['model']} bf16: " in proc.stdout.split('Not measured:')[1]
+    inputs = {r['model']: r['input'] for r in rows}
+    assert inputs['efficientnet-lite0'] == '224x224' and inputs['efficientnet-lite0-128'] == '128x128'
     sizes = {r['model']: float(r['params_M']) for r in rows}
+    assert 3 < sizes['efficientnet-lite0'] == sizes['efficientnet-lite0-128'] < 4  # 3.4 M
     assert sizes['cellvit-cls-head'] > sizes['cellvit'] > 15  # the sparse head is smaller
     assert abs(sizes['hf-cvt-13'] - sizes['cellvit-cls-head']) < 0.5  # the same architecture
     # CellViT against itself keeping full attention maps (TransFG's way), same input and batch.
     assert [(r['model'], r['input'], r['batch']) for r in read(tmp_path / 'scaling.csv')] == [
         (m, '112x112', b) for m in ('cellvit', 'cellvit-full-maps') for b in ('1', '2')]
     assert 'Goals:' in proc.stdout and 'ConvTokenViT-13 (CLS head) over HF CvT-13' in proc.stdout
+    assert 'Default classifier (EfficientNet-Lite0, 128x128), fp32 crops/s at batch 2' in proc.stdout
 
 
 @pytest.mark.benchmark

@@ -19,12 +19,14 @@ def test_demo_runs_every_step_on_synthetic_data(tmp_path):
     assert f"Data for classification: synthetic data, {data / 'pbc/PBC_dataset_normal_DIB'}" in out
     assert f"Data for detection: synthetic data, {data / 'bccd/BCCD'}" in out
     # Reports and pictures.
-    for run, files in (('cellvit_pbc_quick', ('classification_report.csv', 'confusion_matrix.png')),
+    for run, files in (('efficientnet-lite0_pbc', ('classification_report.csv',
+                                                    'confusion_matrix.png')),
                        ('cs_arfpn_r50_bccd_quick', ('detection_report.csv', 'pr_curves.png'))):
         for name in files:
             assert len(list((work / run).glob(f'*/{name}'))) == 1, (run, name)
     pictures = sorted(p.name for p in (work / 'pictures').iterdir())
     assert len(pictures) == 9 and 'Smear_00006_features.png' in pictures  # 8 cells + 1 smear
+    assert sum(name.endswith('_cam.png') for name in pictures) == 8
     # The smear pipeline's counts, printed next to the generator's ground truth.
     with open(work / 'smear_counts' / 'counts.csv') as f:
         assert len(list(csv.DictReader(f))) == 2

