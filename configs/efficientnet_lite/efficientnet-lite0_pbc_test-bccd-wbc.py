@@ -7,9 +7,5 @@ _base_ = ['./efficientnet-lite0_pbc.py']
 test_dataloader = dict(dataset=dict(
     _delete_=True, type='BCCDWBCDataset', data_root='{{$MMCELL_DATA:data}}/bccd/',
     classes=_base_.classes,
-    pipeline=[
-        dict(type='LoadImageFromFile'),
-        dict(type='CropCell', context=1.9),
-        dict(type='Resize', scale=_base_.image_size),
-        dict(type='PackInputs'),
-    ]))
+    pipeline=_base_.test_pipeline[:1] + [dict(type='CropCell', context=1.9)] +
+    _base_.test_pipeline[1:]))

@@ -17,14 +17,14 @@ fine-tune trains (``train``):
 """
 import math
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from mmengine.config import Config
 
 __all__ = ['TRAIN_PARTS', 'adaptation_config', 'adapt_batchnorm', 'evaluate_crops', 'finetune',
-           'fit_linear_head',
+           'fit_linear_head', 'reestimate_batchnorm',
            'iterations_for', 'last_stage_prefixes', 'score_predictions', 'stratified_split']
 
 TRAIN_PARTS = ('linear', 'head', 'last-stage', 'all')
@@ -237,10 +237,8 @@ def adapt_batchnorm(classifier, crops: Sequence[Union[str, np.ndarray]],
                     batch_size: int = 32) -> int:
     """Label-free adaptation: re-estimate a classifier's BatchNorm statistics on a lab's cells.
 
-    Every BatchNorm layer forgets its running mean and variance and takes them anew from the
-    given (unlabelled) cells, passed once through the classifier's test pipeline: the average
-    of the batches' statistics (of the cells' own, when the batches are equal). No weight
-    changes. Changes the classifier in place.
+    The cells (unlabelled) pass once through the classifier's test pipeline and
+    :func:`reestimate_batchnorm`. No weight changes. Changes the classifier in place.
 
     Args:
         classifier (ImageClassificationInferencer): From :func:`mmcell.apis.init_classifier`.
@@ -251,10 +249,29 @@ def adapt_batchnorm(classifier, crops: Sequence[Union[str, np.ndarray]],
         int: How many BatchNorm layers were re-estimated (0 for a model without any).
     """
     from mmengine.registry import DefaultScope
-    model = classifier.model
-    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
-    if not norms or not len(crops):
+    if not len(crops):
         return 0
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        return reestimate_batchnorm(classifier.model,
+                                    classifier.preprocess(list(crops), batch_size=batch_size))
+
+
+def reestimate_batchnorm(model: torch.nn.Module, batches: Iterable[dict]) -> int:
+    """Every BatchNorm layer of a classifier takes its running statistics anew from batches.
+
+    Each layer forgets its running mean and variance and takes the average of the batches'
+    statistics (the images' own, when the batches are equal); the rest of the model runs in
+    eval mode and no weight changes. The model is left in eval mode, its momenta as they were.
+
+    Args:
+        model (nn.Module): An mmpretrain classifier (``data_preprocessor``, ``extract_feat``).
+        batches (Iterable[dict]): Data batches as a dataloader or an inferencer's
+            ``preprocess`` gives them (``inputs``, optionally ``data_samples``).
+
+    Returns:
+        int: How many BatchNorm layers were re-estimated.
+    """
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     momenta = [m.momentum for m in norms]
     model.eval()
     for m in norms:
@@ -262,10 +279,9 @@ def adapt_batchnorm(classifier, crops: Sequence[Union[str, np.ndarray]],
         m.momentum = None  # a cumulative average over all batches
         m.train()
     try:
-        with DefaultScope.overwrite_default_scope('mmpretrain'), torch.no_grad():
-            for data in classifier.preprocess(list(crops), batch_size=batch_size):
-                data = model.data_preprocessor(data, False)
-                model.extract_feat(data['inputs'])
+        with torch.no_grad():
+            for data in batches:
+                model.extract_feat(model.data_preprocessor(data, False)['inputs'])
     finally:
         for m, momentum in zip(norms, momenta):
             m.momentum = momentum

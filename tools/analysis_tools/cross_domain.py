@@ -5,7 +5,9 @@ or a folder of class folders named as the model's classes (read with the config'
 pipeline). For each: images, accuracy, macro F1 over the classes the set holds, and each held
 class's recall, as ``tools/test.py``'s report computes them (mmpretrain's ``SingleLabelMetric``).
 Test-time options go into every set's pipeline: ``--normalize`` (``StainNormalize``) and
-``--reframe`` (``ReframeCell``, with the count of crops where no stained cell was found).
+``--reframe`` (``ReframeCell``, with the count of crops where no stained cell was found);
+``--adapt-bn`` re-estimates the model's BatchNorm statistics on each set's own images before
+testing it (label-free adaptation, :func:`mmcell.review.reestimate_batchnorm`).
 
 Example:
     MMCELL_DATA=../shared/data python tools/analysis_tools/cross_domain.py \\
@@ -28,6 +30,7 @@ from mmengine.runner import Runner
 from mmcell.apis import build_model
 from mmcell.compat import quiet_known_warnings
 from mmcell.evaluation.classification_report import report_rows
+from mmcell.review import reestimate_batchnorm
 from mmcell.utils import load_classifier_config, load_config, track
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff')
@@ -54,6 +57,9 @@ def parse_args(argv=None):
                         help='the context of CropCell steps (sets cropped from fields, e.g. BCCD: '
                         'a wider crop gives --reframe room)')
     parser.add_argument('--target', help='the stain target (default: the config\'s stain_target)')
+    parser.add_argument('--adapt-bn', action='store_true',
+                        help='re-estimate BatchNorm statistics on each set\'s own images first '
+                        '(label-free adaptation; needs no labels)')
     parser.add_argument('--no-in-lab', action='store_true', help='leave out the config\'s own test split')
     parser.add_argument('--out-dir', help='where the table goes (default: work_dirs/cross_domain/'
                         '<config name>)')
@@ -198,10 +204,12 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         for spec in ([] if args.no_in_lab else [None]) + list(args.sets):
             name, loader = set_loader(cfg, spec, classes, steps, args.crop_context, tmp)
+            if args.adapt_bn:
+                reestimate_batchnorm(model, loader)
             pred, labels, not_reframed = evaluate(model, loader, name)
             rows.append(row(name, pred, labels, classes, not_reframed))
     options = dict(normalize=args.normalize, reframe=args.reframe, crop_context=args.crop_context,
-                   target=target if steps else None)
+                   target=target if steps else None, adapt_bn=args.adapt_bn)
     table = format_table(rows)
     print(f'{args.checkpoint}; test-time options {options}\n{table}')
     if args.reframe:

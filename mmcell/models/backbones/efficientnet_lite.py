@@ -9,7 +9,8 @@ import torch.nn as nn
 from mmcv.cnn import ConvModule
 from mmdet.registry import MODELS as MMDET_MODELS
 from mmengine.logging import print_log
-from mmengine.model import BaseModule, Sequential
+from mmengine.model import Sequential
+from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmpretrain.models.utils import InvertedResidual, make_divisible
 from mmpretrain.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
@@ -94,7 +95,7 @@ _TOP_PARTS = {'_conv_stem': 'layers.0.conv', '_bn0': 'layers.0.bn',
 
 
 @MODELS.register_module()
-class EfficientNetLite(BaseModule):
+class EfficientNetLite(BaseBackbone):
     """EfficientNet-Lite (Tan and Le, 2019; Google's mobile variant of 2020).
 
     EfficientNet without squeeze-excitation, with ReLU6 instead of swish and with the stem (32
