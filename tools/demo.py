@@ -5,7 +5,7 @@
    synthetic data is written once to ``work_dirs/data/synthetic`` (``mmcell.synthetic``'
    ``write_cell_crops`` and ``write_smears``). The output says which ran.
 2. Fine-tunes the default white-cell classifier, EfficientNet-Lite0 from its ImageNet weights
-   (``configs/efficientnet_lite/efficientnet-lite0_pbc.py``), and trains CS-ARFPN
+   (``configs/efficientnet_lite/efficientnet-lite0_pbc_stain.py``, the stain recipe), and trains CS-ARFPN
    (``configs/cs_arfpn/cs_arfpn_r50_bccd_quick.py``) from scratch with ``tools/train.py``; tests
    them with ``tools/test.py``: classification report and confusion matrix, detection report and
    PR curves.
@@ -27,7 +27,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CLS_CONFIG = 'configs/efficientnet_lite/efficientnet-lite0_pbc.py'
+CLS_CONFIG = 'configs/efficientnet_lite/efficientnet-lite0_pbc_stain.py'
 DET_CONFIG = 'configs/cs_arfpn/cs_arfpn_r50_bccd_quick.py'
 PBC_FOLDER = 'pbc/PBC_dataset_normal_DIB'
 BCCD_FOLDER = 'bccd/BCCD'
@@ -129,7 +129,7 @@ def main(argv=None):
     work_dir = Path(args.work_dir)
     cls_root, det_root = roots['classification'][0], roots['detection'][0]
 
-    cls_dir = work_dir / 'efficientnet-lite0_pbc'
+    cls_dir = work_dir / 'efficientnet-lite0_pbc_stain'
     cls_ckpt = train_and_test(CLS_CONFIG, cls_dir, cls_root, [
         f'train_cfg.max_epochs={args.cls_epochs}', f'train_cfg.val_interval={args.cls_epochs}',
         f'default_hooks.checkpoint.interval={args.cls_epochs}'])

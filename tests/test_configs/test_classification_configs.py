@@ -240,6 +240,9 @@ LITE_CONFIGS = {  # config: (arch, input size, training pipeline step types)
     'efficientnet_lite/efficientnet-lite0_pbc_stain.py': ('lite0', 128, [
         'LoadImageFromFile', 'RandomResizedCrop', 'RandomFlip', 'RandomStainJitter',
         'RandomLabStats', 'ColorJitter', 'GaussianBlur', 'RandomJPEG', 'PackInputs']),
+    'efficientnet_lite/efficientnet-lite0_pbc-192_stain.py': ('lite0', 192, [
+        'LoadImageFromFile', 'RandomResizedCrop', 'RandomFlip', 'RandomStainJitter',
+        'RandomLabStats', 'ColorJitter', 'GaussianBlur', 'RandomJPEG', 'PackInputs']),
     'efficientnet_lite/efficientnet-lite1_pbc.py': ('lite1', 128, [
         'LoadImageFromFile', 'RandomResizedCrop', 'RandomFlip', 'ColorJitter', 'PackInputs']),
     'efficientnet_lite/efficientnet-lite2_pbc.py': ('lite2', 128, [

@@ -19,8 +19,8 @@ def test_demo_runs_every_step_on_synthetic_data(tmp_path):
     assert f"Data for classification: synthetic data, {data / 'pbc/PBC_dataset_normal_DIB'}" in out
     assert f"Data for detection: synthetic data, {data / 'bccd/BCCD'}" in out
     # Reports and pictures.
-    for run, files in (('efficientnet-lite0_pbc', ('classification_report.csv',
-                                                    'confusion_matrix.png')),
+    for run, files in (('efficientnet-lite0_pbc_stain', ('classification_report.csv',
+                                                          'confusion_matrix.png')),
                        ('cs_arfpn_r50_bccd_quick', ('detection_report.csv', 'pr_curves.png'))):
         for name in files:
             assert len(list((work / run).glob(f'*/{name}'))) == 1, (run, name)
