@@ -25,7 +25,7 @@ def relative_links(path):
 def test_the_documentation_is_there():
     names = {p.relative_to(ROOT).as_posix() for p in DOCS}
     assert {'README.md', 'configs/cellvit/README.md', 'configs/cs_arfpn/README.md',
-            'configs/baselines/README.md'} <= names
+            'configs/baselines/README.md', 'configs/efficientnet_lite/README.md'} <= names
     assert any(name.startswith('docs/') for name in names)
 
 
