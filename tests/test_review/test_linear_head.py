@@ -117,4 +117,26 @@ def test_adapt_classifier_linear_mode(lite_classifier, synthetic_data, tmp_path,
     assert report['train'] == 'linear' and report['iters'] is None
     assert report['checkpoint'].endswith('linear.pth') and report['held_back'] == 16
     assert report['after']['accuracy'] > report['before']['accuracy']
+    old, new = state(lite_classifier[1]), state(report['checkpoint'])
+    assert sorted(k for k in old if not torch.equal(old[k], new[k])) == ['head.fc.bias',
+                                                                        'head.fc.weight']
     assert 'fitting the final linear layer on 24 cells' in capsys.readouterr().out
+
+
+@pytest.mark.trains
+def test_a_fine_tune_starts_from_the_checkpoint_not_imagenet(lite_classifier, synthetic_data,
+                                                             tmp_path):
+    from mmcell.review import CorrectedCell, finetune, write_annotation_list
+    from mmcell.utils import load_config
+    ckpt = torch.load(lite_classifier[1], map_location='cpu', weights_only=True)
+    ckpt['state_dict']['backbone.layers.0.conv.weight'] += 1.0  # unlike the ImageNet stem
+    torch.save(ckpt, tmp_path / 'lab.pth')
+    crops, labels = crops_of(synthetic_data)
+    cells = [CorrectedCell(str(i), crop, '', label) for i, (crop, label) in
+             enumerate(zip(crops[:8], labels[:8]))]
+    write_annotation_list(cells, PBC_CLASSES, tmp_path / 'train.txt')
+    out = finetune(load_config(lite_classifier[0]), str(tmp_path / 'lab.pth'),
+                   tmp_path / 'train.txt', PBC_CLASSES, tmp_path / 'run', train='all', iters=1,
+                   lr=1e-9, batch_size=4, log_level='WARNING')
+    stem = state(out)['backbone.layers.0.conv.weight']
+    assert torch.allclose(stem, ckpt['state_dict']['backbone.layers.0.conv.weight'], atol=1e-5)
