@@ -124,3 +124,28 @@ def test_infer_correct_counts_needs_a_trust_state(cell_classifier, cell_detector
                     *cell_classifier, '--correct-counts', '--out-dir', tmp_path, check=False)
     assert proc.returncode != 0
     assert f'--correct-counts needs a trust state beside {cell_classifier[1]}' in proc.stderr
+
+
+def test_the_default_classifier_takes_a_trust_state_in_the_smear_pipeline(
+        lite_classifier, cell_detector, synthetic_data, tmp_path):
+    config, checkpoint = lite_classifier
+    copy = str(tmp_path / 'epoch_6.pth')
+    shutil.copy(checkpoint, copy)
+    classifier = init_classifier(config, copy)
+    crops = sorted(str(p) for p in (synthetic_data / 'pbc' / 'PBC_dataset_normal_DIB').rglob(
+        '*.jpg'))
+    outputs = collect_outputs(classifier.model, classifier.preprocess(crops, batch_size=8))
+    assert outputs.features.shape == (40, 1280)  # the pooled EfficientNet-Lite0 features
+    labels = torch.tensor([PBC_CLASSES.index(p.split('/')[-2]) for p in crops])
+    TrustState.fit(model_fingerprint(classifier.model, PBC_CLASSES, config), outputs.logits,
+                   labels, train_features=outputs.features, train_labels=labels,
+                   val_features=outputs.features, coverage=0.5).save(trust_state_path(copy))
+    trusted = init_classifier(config, copy)
+    assert trusted.trust_state is not None
+    smear = str(synthetic_data / 'bccd' / 'BCCD' / 'JPEGImages' / 'Smear_00006.jpg')
+    result = count_cells(init_detector(*cell_detector), trusted, smear, white_class='RBC',
+                         score_thr=0.0)
+    white = [c for c in result['cells'] if c['label'] == 'RBC']
+    assert white and all(c['cell_class'] in (*PBC_CLASSES, 'unidentified') for c in white)
+    assert sum(result['counts'][f'RBC:{c}'] for c in (*PBC_CLASSES, 'unidentified')) == \
+        len(white)
