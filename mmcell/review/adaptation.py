@@ -159,7 +159,7 @@ def finetune(cfg: Config, checkpoint: str, ann_file: Union[str, Path], classes: 
 
 
 def fit_linear_head(classifier, crops: Sequence[Union[str, np.ndarray]], labels: Sequence[str],
-                    out: Union[str, Path], weight_decay: float = 1e-3, max_iter: int = 200,
+                    out: Union[str, Path], weight_decay: float = 1.0, max_iter: int = 200,
                     batch_size: int = 32) -> Path:
     """Refit a classifier's final linear layer on its frozen features of labelled cells.
 
@@ -174,7 +174,9 @@ def fit_linear_head(classifier, crops: Sequence[Union[str, np.ndarray]], labels:
         crops (Sequence[str | np.ndarray]): Cell images (paths or BGR arrays).
         labels (Sequence[str]): Their classes (names of the classifier's classes).
         out (str | Path): Where the new checkpoint goes (its folder is made).
-        weight_decay (float): Pull toward the starting weights. Defaults to 1e-3.
+        weight_decay (float): Pull toward the starting weights. Defaults to 1.0: measured
+            on BCCD (k = 20, the default classifier), 1e-3 gives 77.7% on the other BCCD cells
+            but leaves 63.5% on PBC's test split (from 94.4%); 1.0 gives 75.6% and keeps 85.4%.
         max_iter (int): L-BFGS iterations. Defaults to 200.
         batch_size (int): Cells per forward pass. Defaults to 32.
 
