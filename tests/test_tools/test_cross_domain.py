@@ -56,9 +56,27 @@ def test_test_time_options_go_into_every_set_and_crops_without_a_cell_are_counte
     assert row['images'] == 5 and list(row['recall']) == ['neutrophil']
     assert row['no_cell_found'] == 1  # the blank crop, left as it was
     assert result['options'] == dict(normalize='reinhard', reframe=True, crop_context=None,
-                                     target=PBC_TARGET)
+                                     target=PBC_TARGET, adapt_bn=False)
     assert (tmp_path / 'cross_domain' / 'cross_domain.csv').read_text().startswith(
         'set,images,accuracy,macro_f1,no_cell_found,recall_neutrophil')
+
+
+def test_adapt_bn_takes_each_sets_own_statistics(tmp_path, tiny, cell_crops, monkeypatch):
+    import mmcell.review.adaptation as adaptation
+    seen = []
+    real = adaptation.reestimate_batchnorm
+
+    def spy(model, loader):
+        seen.append(len(loader.dataset))
+        return real(model, loader)
+    cross_domain = load_tool('tools/analysis_tools/cross_domain.py')
+    monkeypatch.setattr(cross_domain, 'reestimate_batchnorm', spy)
+    config, checkpoint = tiny
+    cross_domain.main([str(config), checkpoint, str(cell_crops), '--adapt-bn', '--out-dir',
+                       str(tmp_path / 'cross_domain')])
+    result = json.loads((tmp_path / 'cross_domain' / 'cross_domain.json').read_text())
+    assert result['options']['adapt_bn'] is True
+    assert seen == [r['images'] for r in result['rows']] == [20, 20]  # in-lab, then the folder
 
 
 def test_bad_sets_and_missing_targets_are_named(tmp_path, tiny):
