@@ -15,8 +15,8 @@ The new checkpoint has no trust state: a state fitted for the old weights would 
 (fit one with ``tools/analysis_tools/fit_trust.py`` on validation cells of your lab).
 
 Example:
-    python tools/adapt_classifier.py configs/cellvit/cellvit_pbc.py cls.pth \\
-        work_dirs/infer ~/Downloads/corrections-1a2b3c4d.json --work-dir work_dirs/adapted
+    python tools/adapt_classifier.py configs/efficientnet_lite/efficientnet-lite0_pbc_stain.py \\
+        cls.pth work_dirs/infer ~/Downloads/corrections-1a2b3c4d.json --train linear
 """
 import argparse
 import json

@@ -24,9 +24,10 @@ read is skipped with a warning and counted at the end; the other images still go
 
 Examples:
     python tools/infer.py smears/ --detector configs/cs_arfpn_r50_bccd.py det.pth \\
-        --classifier configs/cellvit/cellvit_pbc.py cls.pth --tile-size 480 640 \\
-        --out-dir work_dirs/infer --report
-    python tools/infer.py 'cells/*.jpg' --classifier configs/cellvit/cellvit_pbc.py cls.pth --topk 3
+        --classifier configs/efficientnet_lite/efficientnet-lite0_pbc_stain.py cls.pth \\
+        --tile-size 480 640 --out-dir work_dirs/infer --report
+    python tools/infer.py 'cells/*.jpg' --topk 3 \\
+        --classifier configs/efficientnet_lite/efficientnet-lite0_pbc_stain.py cls.pth
 """
 import argparse
 import csv

@@ -11,5 +11,6 @@ __all__ = [
     'NOT_WHITE', 'TRAIN_PARTS', 'UNIDENTIFIED', 'CorrectedCell', 'CorrectionsError', 'SmearRun',
     'adapt_batchnorm', 'adaptation_config', 'evaluate_crops', 'finetune', 'fit_linear_head',
     'iterations_for', 'last_stage_prefixes', 'load_run', 'read_corrections',
-    'reestimate_batchnorm', 'score_predictions', 'stratified_split', 'write_annotation_list', 'write_review_page'
+    'reestimate_batchnorm', 'score_predictions', 'stratified_split', 'write_annotation_list',
+    'write_review_page'
 ]

