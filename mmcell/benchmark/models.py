@@ -65,11 +65,12 @@ MODELS = {
     'vit-b16': BenchmarkModel('cls', config='configs/baselines/vit-b16_munich.py'),
     'resnet50': BenchmarkModel('cls', config='configs/baselines/resnet50_munich.py'),
     'efficientnet-lite0': BenchmarkModel(
-        'cls', config='configs/efficientnet_lite/efficientnet-lite0_pbc.py'),
+        'cls', config='configs/efficientnet_lite/efficientnet-lite0_pbc_stain.py',
+        cfg_options={'model.head.num_classes': NUM_CLASSES}),
     # The smear pipeline's default white-cell classifier at the size it classifies crops at.
     'efficientnet-lite0-128': BenchmarkModel(
-        'cls', config='configs/efficientnet_lite/efficientnet-lite0_pbc.py',
-        input_shape=(128, 128)),
+        'cls', config='configs/efficientnet_lite/efficientnet-lite0_pbc_stain.py',
+        cfg_options={'model.head.num_classes': NUM_CLASSES}, input_shape=(128, 128)),
     'cs-arfpn-r50': BenchmarkModel('det', config='configs/cs_arfpn_r50_bccd.py'),
     'faster-rcnn-r50-fpn': BenchmarkModel('det',
                                           config='configs/cs_arfpn/faster_rcnn_r50_fpn_bccd.py'),
