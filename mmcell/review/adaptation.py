@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from mmengine.config import Config
 
-__all__ = ['TRAIN_PARTS', 'adaptation_config', 'adapt_batchnorm', 'evaluate_crops', 'finetune',
-           'fit_linear_head', 'reestimate_batchnorm',
-           'iterations_for', 'last_stage_prefixes', 'score_predictions', 'stratified_split']
+__all__ = ['TRAIN_PARTS', 'adaptation_config', 'evaluate_crops', 'finetune', 'fit_linear_head',
+           'iterations_for', 'last_stage_prefixes', 'reestimate_batchnorm', 'score_predictions',
+           'stratified_split']
 
 TRAIN_PARTS = ('linear', 'head', 'last-stage', 'all')
 
@@ -235,35 +235,14 @@ def fit_linear_head(classifier, crops: Sequence[Union[str, np.ndarray]], labels:
     return out
 
 
-def adapt_batchnorm(classifier, crops: Sequence[Union[str, np.ndarray]],
-                    batch_size: int = 32) -> int:
-    """Label-free adaptation: re-estimate a classifier's BatchNorm statistics on a lab's cells.
-
-    The cells (unlabelled) pass once through the classifier's test pipeline and
-    :func:`reestimate_batchnorm`. No weight changes. Changes the classifier in place.
-
-    Args:
-        classifier (ImageClassificationInferencer): From :func:`mmcell.apis.init_classifier`.
-        crops (Sequence[str | np.ndarray]): The lab's cell images (paths or BGR arrays).
-        batch_size (int): Cells per forward pass. Defaults to 32.
-
-    Returns:
-        int: How many BatchNorm layers were re-estimated (0 for a model without any).
-    """
-    from mmengine.registry import DefaultScope
-    if not len(crops):
-        return 0
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
-        return reestimate_batchnorm(classifier.model,
-                                    classifier.preprocess(list(crops), batch_size=batch_size))
-
-
 def reestimate_batchnorm(model: torch.nn.Module, batches: Iterable[dict]) -> int:
     """Every BatchNorm layer of a classifier takes its running statistics anew from batches.
 
-    Each layer forgets its running mean and variance and takes the average of the batches'
-    statistics (the images' own, when the batches are equal); the rest of the model runs in
-    eval mode and no weight changes. The model is left in eval mode, its momenta as they were.
+    Label-free adaptation to a lab: each layer forgets its running mean and variance and takes
+    the average of the batches' statistics (the images' own, when the batches are equal); the
+    rest of the model runs in eval mode and no weight changes. The model is left in eval mode,
+    its momenta as they were. For an inferencer's cells:
+    ``reestimate_batchnorm(classifier.model, classifier.preprocess(crops, batch_size=32))``.
 
     Args:
         model (nn.Module): An mmpretrain classifier (``data_preprocessor``, ``extract_feat``).

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from mmcell.apis import classify, init_classifier
-from mmcell.review import adapt_batchnorm, evaluate_crops, fit_linear_head
+from mmcell.review import evaluate_crops, fit_linear_head, reestimate_batchnorm
 
 from ..conftest import PBC_CLASSES, load_tool
 
@@ -65,14 +65,15 @@ def test_fit_linear_head_fits_cellvit_sparse_head_too(cell_classifier, synthetic
                                                                         'head.fc.weight']
 
 
-def test_adapt_batchnorm_takes_the_statistics_of_the_cells(lite_classifier, synthetic_data):
+def test_reestimate_batchnorm_takes_the_statistics_of_the_cells(lite_classifier, synthetic_data):
     crops, _ = crops_of(synthetic_data)
     classifier = init_classifier(*lite_classifier, trust=None)
     model = classifier.model
     weights = {k: v.clone() for k, v in model.state_dict().items() if 'running' not in k
                and 'num_batches' not in k}
     stem_bn = model.backbone.layers[0].bn
-    assert adapt_batchnorm(classifier, crops, batch_size=8) == 49  # every BatchNorm of Lite0
+    batches = classifier.preprocess(crops, batch_size=8)
+    assert reestimate_batchnorm(model, batches) == 49  # every BatchNorm of Lite0
     # the stem's statistics are now those of its conv outputs on these cells
     with torch.no_grad():
         data = next(iter(classifier.preprocess(crops, batch_size=len(crops))))

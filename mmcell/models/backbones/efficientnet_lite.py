@@ -62,6 +62,7 @@ def efficientnet_lite_state_dict(name: str,
         when asked for.
 
     Raises:
+        ValueError: ``name`` is not a key of ``PRETRAINED_WEIGHTS``.
         ImportError: The weights' package is not installed (the message names it).
         KeyError: A key of the file has no place in the backbone.
     """
