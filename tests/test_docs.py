@@ -5,7 +5,7 @@ import pytest
 
 from .conftest import ROOT
 
-DOCS = sorted([ROOT / 'README.md', *(ROOT / 'docs').glob('*.md'),
+DOCS = sorted([ROOT / 'README.md', *(ROOT / 'docs').glob('**/*.md'),
                *(ROOT / 'configs').glob('**/README.md')])
 # [text](target): target up to the first space or closing parenthesis (an optional "title" after
 # it is ignored); inline code spans are dropped first, so `[a](b)` in code is not a link.
