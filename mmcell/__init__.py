@@ -5,14 +5,11 @@ registries, detection parts in mmdet's. A config needs only::
 
     custom_imports = dict(imports=['mmcell'], allow_failed_imports=False)
 
-It also applies mmcell's mends of mmengine and mmcv (:mod:`mmcell.compat`: safe and atomic
-checkpoints, an RoIPool with a CPU kernel); nothing else in the package changes a third-party
-module.
+Importing it changes no third-party module. mmcell's mends of mmengine (safe and atomic
+checkpoints, :mod:`mmcell.compat`) are applied by mmcell's tools, or by a config that imports
+``mmcell.compat.apply`` (mmcell's configs do: see that module for why stock tools need it).
 """
-from . import compat
 from . import datasets, engine, evaluation, models, visualization  # noqa: F401,I001 (registers)
 from .version import __version__
-
-compat.install()
 
 __all__ = ['__version__']

@@ -24,12 +24,14 @@ import mmcell  # noqa: F401 (registers)
 # Modules with public helpers whose docstrings have examples too (no registered class in them).
 HELPER_MODULES = ('mmcell.datasets.splits', 'mmcell.datasets.cell_folders',
                   'mmcell.compat.atomic_checkpoints', 'mmcell.compat.cpu_distributed',
-                  'mmcell.compat.quiet', 'mmcell.compat.roi_pool', 'mmcell.utils.progress',
+                  'mmcell.compat.quiet', 'mmcell.compat.checkpoint_loading',
+                  'mmcell.utils.progress',
                   'mmcell.datasets.transforms.colour', 'mmcell.datasets.transforms.stain_target',
                   'mmcell.visualization.fields', 'mmcell.review.run', 'mmcell.review.page',
                   'mmcell.review.corrections', 'mmcell.review.adaptation',
                   'mmcell.evaluation.selection_report', 'mmcell.engine.runs',
-                  'mmcell.converters.chula_rbc12')
+                  'mmcell.converters.chula_rbc12', 'mmcell.structures.cell_crop',
+                  'mmcell.uncertainty.intervals', 'mmcell.visualization.trust_plots')
 OPTIONFLAGS = doctest.ELLIPSIS  # as pytest's doctest runner
 
 

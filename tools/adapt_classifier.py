@@ -2,14 +2,15 @@
 
 Reads the corrections file (checked against the run it came from: ``tools/infer.py --report``),
 keeps the reviewed cells that have a class (reassigned or confirmed; ``unidentified`` and ``not a
-white cell`` are no class to learn), holds a seeded share of each class back for checking,
-fine-tunes the checkpoint on the rest with a short CPU schedule (``--train all``, the default:
-every layer; ``last-stage``: the head and the backbone's last stage; ``head``: the head only) or
-refits the final linear layer on the frozen model's features (``--train linear``: seconds; for
-linear heads such as the pretrained EfficientNet-Lite classifiers'),
-and reports accuracy, macro F1
-and per-class recall on the held-back cells before and after. Writes the new checkpoint, the
-annotation lists (mmpretrain's format) and ``adaptation.json`` into ``--work-dir``.
+white cell`` are no class to learn), holds a seeded share of each class back for checking
+(the stratified split of ``mmcell.datasets.splits``), fine-tunes the checkpoint on the rest with
+the short CPU schedule of ``configs/_base_/schedules/adaptation.py`` (``--train all``, the
+default: every layer; ``last-stage``: the head and the backbone's last stage; ``head``: the head
+only; set as the backbone's ``frozen_stages``) or refits the final linear layer on the frozen
+model's features (``--train linear``: seconds; for linear heads such as the pretrained
+EfficientNet-Lite classifiers'), and reports accuracy, macro F1 and per-class recall on the
+held-back cells before and after. Writes the new checkpoint, the annotation lists (mmpretrain's
+format) and ``adaptation.json`` into ``--work-dir``.
 
 The new checkpoint has no trust state: a state fitted for the old weights would be refused
 (fit one with ``tools/analysis_tools/fit_trust.py`` on validation cells of your lab).
@@ -24,10 +25,11 @@ import sys
 import time
 from pathlib import Path
 
-from mmcell.apis import init_classifier
-from mmcell.compat import quiet_known_warnings
+from mmcell.apis import CellClassificationInferencer
+from mmcell.compat import install, quiet_known_warnings
+from mmcell.datasets import assign_stratified
 from mmcell.review import (TRAIN_PARTS, CorrectionsError, evaluate_crops, finetune,
-                           fit_linear_head, iterations_for, read_corrections, stratified_split,
+                           fit_linear_head, iterations_for, read_corrections,
                            write_annotation_list)
 from mmcell.utils import load_config
 
@@ -50,7 +52,10 @@ def parse_args(argv=None):
                         help='share of each class held back for the before/after report '
                         '(default 0.3; 0: train on all, no report)')
     parser.add_argument('--seed', type=int, default=0)
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not 0 <= args.holdout < 1:
+        parser.error(f'--holdout must be in [0, 1), got {args.holdout}')
+    return args
 
 
 def format_report(before, after):
@@ -66,12 +71,13 @@ def format_report(before, after):
 def main(argv=None):
     args = parse_args(argv)
     quiet_known_warnings()
+    install()  # mmengine loads and saves checkpoints safely (mmcell.compat)
     try:
         cells, classes = read_corrections(args.corrections, args.run_dir)
     except (CorrectionsError, FileNotFoundError, ValueError) as err:
         sys.exit(f'error: {err}')
     cfg = load_config(args.config)
-    original = init_classifier(cfg, args.checkpoint, trust=None)
+    original = CellClassificationInferencer(cfg, args.checkpoint, trust=None)
     if list(original.classes) != list(classes):
         sys.exit(f'error: {args.checkpoint} has the classes {list(original.classes)}; the run '
                  f'in {args.run_dir} was classified into {classes}')
@@ -81,9 +87,11 @@ def main(argv=None):
     if len(labelled) < 2:
         sys.exit('error: fewer than 2 reviewed cells have a class; review more cells on the '
                  'page (reassign or confirm them) and save again')
-    train_idx, held_idx = stratified_split([c.label for c in labelled], args.holdout, args.seed)
-    train = [labelled[i] for i in train_idx]
-    held = [labelled[i] for i in held_idx]
+    # a seeded share of each class held back, as datasets split (mmcell.datasets.splits)
+    parts = assign_stratified([classes.index(c.label) for c in labelled],
+                              [1 - args.holdout, args.holdout], args.seed)
+    train = [cell for cell, part in zip(labelled, parts) if part == 0]
+    held = [cell for cell, part in zip(labelled, parts) if part == 1]
     work_dir = Path(args.work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
     write_annotation_list(train, classes, work_dir / 'train.txt')
@@ -109,7 +117,8 @@ def main(argv=None):
                   seconds=round(seconds, 1))
     print(f'adapted in {seconds:.0f} s: {checkpoint}')
     if held:
-        after = evaluate_crops(init_classifier(cfg, str(checkpoint), trust=None), crops, labels)
+        after = evaluate_crops(CellClassificationInferencer(cfg, str(checkpoint), trust=None),
+                               crops, labels)
         report.update(before=before, after=after)
         print(f'On the {len(held)} held-back corrected cells:\n' + format_report(before, after))
     (work_dir / 'adaptation.json').write_text(json.dumps(report, indent=1))

@@ -17,8 +17,8 @@ import os.path as osp
 
 from mmengine.config import DictAction
 
-import mmcell  # noqa: F401 (registers components, safe checkpoint loading)
-from mmcell.compat import quiet_known_warnings
+import mmcell  # noqa: F401 (registers components)
+from mmcell.compat import install, quiet_known_warnings
 from mmcell.engine.runs import finished_report, mean_std_rows, train_and_test
 from mmcell.utils import config_scope, load_config, set_work_dir
 
@@ -54,6 +54,7 @@ def set_fold(cfg, folds, fold, seed):
 def main():
     args = parse_args()
     quiet_known_warnings()
+    install()  # mmengine loads and saves checkpoints safely (mmcell.compat)
     cfg = load_config(args.config)
     config_scope(cfg)
     if args.cfg_options:

@@ -5,11 +5,13 @@ What runs depends on the models given:
 * ``--classifier CONFIG CHECKPOINT`` only: top-k classes per image -> ``classification.csv``;
 * ``--detector CONFIG CHECKPOINT`` only: boxes per image -> ``detections.csv``/``.json``, and
   cells per class per image -> ``counts.csv``;
-* both: the smear pipeline: detect cells, crop each white cell (``--white-class``), classify it
-  -> ``cells.csv``/``.json`` and ``counts.csv`` (cells per detector class and white cells per
-  classifier class, per image), and ``differential.csv``: the white cells of all images, per
-  class the count, the percentage of the identified white cells and its exact binomial
-  (Clopper-Pearson, as Rümke's table) 95% interval, with the unidentified cells apart.
+* both: the smear pipeline (:class:`mmcell.apis.SmearInferencer`): detect cells, crop each white
+  cell (``--white-class``), classify it -> ``cells.csv``/``.json`` and ``counts.csv`` (cells per
+  detector class and white cells per classifier class, per image), and ``differential.csv``:
+  the white cells of all images as a haematologist's differential: per leukocyte class the
+  count, the percentage of the identified white cells and its exact binomial (Clopper-Pearson,
+  as Rümke's table) 95% interval; unidentified cells apart; nucleated red cells per 100 white
+  cells; cells classified as platelets apart (not white cells).
 
 A classifier with a trust state beside its checkpoint (``tools/analysis_tools/fit_trust.py``)
 gives calibrated probabilities, and white cells it cannot trust go to ``unidentified`` (their
@@ -30,20 +32,14 @@ Examples:
         --classifier configs/efficientnet_lite/efficientnet-lite0_pbc_stain.py cls.pth
 """
 import argparse
-import csv
-import glob
-import json
 import sys
 from pathlib import Path
 
 import mmcv
 
-from mmcell.apis import (classify, count_cells, crop_cell, detect, init_classifier,
-                         init_detector)
-from mmcell.compat import quiet_known_warnings
-from mmcell.review import SmearRun, write_review_page
-from mmcell.uncertainty import differential_counts
-from mmcell.utils import load_config, track
+from mmcell.apis import CellClassificationInferencer, SmearInferencer
+from mmcell.compat import install, quiet_known_warnings
+from mmcell.utils import track
 
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff'}
 
@@ -67,6 +63,8 @@ def parse_args(argv=None):
     parser.add_argument('--correct-counts', action='store_true',
                         help="also give counts corrected for the classifier's confusions on its "
                         'validation split (needs its trust state; smear pipeline)')
+    parser.add_argument('--batch-size', type=int, default=4,
+                        help='fields per batch (smear pipeline); cells per batch x 8 otherwise')
     parser.add_argument('--no-pictures', action='store_true',
                         help="don't draw the fields (fields/*.png)")
     parser.add_argument('--report', action='store_true',
@@ -95,6 +93,7 @@ def coverage_arg(text):
 
 def collect_images(inputs):
     """Image paths from files, folders and glob patterns, in the order given."""
+    import glob
     paths = []
     for item in inputs:
         path = Path(item)
@@ -116,153 +115,62 @@ def collect_images(inputs):
     return [str(p) for p in paths]
 
 
-def read_images(paths, skipped):
-    """Yield (path, BGR image); unreadable files go to ``skipped`` as (path, reason)."""
-    for path in paths:
-        try:
-            img = mmcv.imread(path)
-        except Exception as err:  # cv2/PIL raise many kinds on a broken file
-            img, reason = None, str(err)
-        else:
-            reason = 'not an image, or truncated'
-        if img is None:
-            print(f'warning: skipped {path}: {reason}', file=sys.stderr)
-            skipped.append((path, reason))
-            continue
-        yield path, img
-
-
-def write_csv(path, header, rows):
-    with open(path, 'w', newline='') as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
-    print(f'wrote {path}')
-
-
-def run_classification(args, paths, out_dir, skipped):
-    classifier = init_classifier(load_config(args.classifier[0]), args.classifier[1],
-                                 device=args.device)
-    rows = []
-    for path, img in track(read_images(paths, skipped), total=len(paths),
-                           description=f'classifying {len(paths)} images'):
-        ranked = classify(classifier, [img], topk=args.topk)[0]
-        rows.append([path] + [v for name, prob in ranked for v in (name, f'{prob:.4f}')])
+def classify_images(args, paths, out_dir):
+    """Top-k classes per image -> classification.csv; returns the unreadable images."""
+    import csv
+    classifier = CellClassificationInferencer(args.classifier[0], args.classifier[1],
+                                              device=args.device, coverage=args.coverage)
     k = min(args.topk, len(classifier.classes))
-    header = ['image'] + [f'{key}_{i}' for i in range(1, k + 1) for key in ('class', 'score')]
-    write_csv(out_dir / 'classification.csv', header, rows)
-
-
-def run_detection(args, paths, out_dir, skipped):
-    detector = init_detector(load_config(args.detector[0]), args.detector[1], device=args.device)
-    classes = detector.model.dataset_meta['classes']
-    classifier = None
-    if args.classifier:
-        classifier = init_classifier(load_config(args.classifier[0]), args.classifier[1],
-                                     device=args.device)
-    confusion = correction_confusion(args, classifier) if args.correct_counts else None
-    tile_size = tuple(args.tile_size) if args.tile_size else None
-    run = None
-    if args.report or not args.no_pictures:
-        run = SmearRun(out_dir, classifier.classes if classifier else [], args.white_class,
-                       crops=args.report, classifier=' '.join(args.classifier or ['none']),
-                       detector=' '.join(args.detector))
-    cells, counts = [], []
-    for path, img in track(read_images(paths, skipped), total=len(paths),
-                           description=f'{"counting" if classifier else "detecting"} cells on '
-                           f'{len(paths)} images'):
-        if classifier is None:
-            found = detect(detector, img, args.score_thr, tile_size, args.overlap)
-            image_cells = [dict(box=b.tolist(), label=n, score=s)
-                           for b, n, s in zip(found['boxes'], found['labels'], found['scores'])]
-            image_counts = {name: found['labels'].count(name) for name in classes}
-        else:
-            result = count_cells(detector, classifier, img, args.white_class, args.score_thr,
-                                 tile_size, args.overlap, coverage=args.coverage)
-            image_cells, image_counts = result['cells'], result['counts']
-        if run is not None:
-            run.add_field(path, img, image_cells, crops=[
-                crop_cell(img, c['box']) for c in image_cells if 'cell_class' in c])
-        cells += [dict(image=path, **cell) for cell in image_cells]
-        counts.append(dict(image=path, **image_counts))
-    stem = 'detections' if classifier is None else 'cells'
-    header = ['image', 'label', 'score', 'x1', 'y1', 'x2', 'y2']
-    rows = [[c['image'], c['label'], f"{c['score']:.4f}", *(f'{v:.1f}' for v in c['box'])]
-            for c in cells]
-    if classifier is not None:  # white cells: their class; other cells: blank
-        header += ['cell_class', 'cell_score']
-        for row, c in zip(rows, cells):
-            row += [c['cell_class'], f"{c['cell_score']:.4f}"] if 'cell_class' in c else ['', '']
-    write_csv(out_dir / f'{stem}.csv', header, rows)
-    (out_dir / f'{stem}.json').write_text(json.dumps(dict(cells=cells, counts=counts), indent=1))
-    print(f"wrote {out_dir / f'{stem}.json'}")
-    header = list(counts[0]) if counts else ['image', *classes]
-    write_csv(out_dir / 'counts.csv', header, [[c[k] for k in header] for c in counts])
-    if classifier is not None:
-        write_differential(out_dir / 'differential.csv', cells, classifier.classes, confusion)
-    if run is not None:
-        print(f"wrote {len(run.record['fields'])} field pictures to {out_dir / 'fields'}")
-    if args.report:
-        for path, reason in skipped:
-            run.add_skipped(path, reason)
-        print(f'wrote {write_review_page(run.write(), out_dir)} (open it in a browser)')
-    else:  # a page left by an earlier --report run here would show this run's pictures
-        for name in ('review.html', 'run.json'):
-            if (out_dir / name).is_file():
-                (out_dir / name).unlink()
-                print(f'removed {out_dir / name} of an earlier run (this run has no --report)')
-    return counts
-
-
-def correction_confusion(args, classifier):
-    """The validation confusion matrix of the classifier's trust state, at the run's coverage."""
-    state = classifier.trust_state
-    checkpoint = args.classifier[1]
-    if state is None:
-        raise SystemExit(f'error: --correct-counts needs a trust state beside {checkpoint} '
-                         '(tools/analysis_tools/fit_trust.py CONFIG CHECKPOINT)')
-    if state.confusion is None:
-        raise SystemExit(f'error: the trust state {state.source} has no validation confusion '
-                         'matrix (fitted by an older mmcell): fit it again with fit_trust.py')
-    if args.coverage is not None and args.coverage != state.coverage:
-        raise SystemExit(f'error: the confusion matrix of {state.source} was counted at coverage '
-                         f'{state.coverage:g}, this run asks {args.coverage:g}: fit the state '
-                         f'at {args.coverage:g} (fit_trust.py --coverage) or leave out --coverage')
-    return state.confusion
-
-
-def write_differential(path, cells, classes, confusion=None):
-    """The white cells of the whole run as a differential count, printed and written."""
-    diff = differential_counts([c['cell_class'] for c in cells if 'cell_class' in c], classes,
-                               confusion=confusion)
-    rows = [[r.name, r.count, f'{r.percent:.1f}', f'{r.ci_low:.1f}', f'{r.ci_high:.1f}']
-            + ([] if confusion is None else [f'{r.corrected_count:.1f}',
-                                             f'{r.corrected_percent:.1f}'])
-            for r in diff.rows]
-    rows.append(['unidentified', diff.unidentified, f'{diff.unidentified_percent:.1f}',
-                 *(f'{v:.1f}' for v in diff.unidentified_ci)]
-                + ([] if confusion is None else ['', '']))
-    print(f'Differential of {diff.identified} identified white cells ({diff.unidentified} '
-          'unidentified, percentage of all white cells; 95% intervals: exact binomial'
-          + ('' if confusion is None else "; corrected for the validation split's confusions, "
-             'unidentified cells included, by non-negative least squares') + '):\n'
-          + diff.table())
-    header = ['class', 'count', 'percent', 'ci95_low', 'ci95_high']
-    write_csv(path, header + ([] if confusion is None else ['corrected_count',
-                                                            'corrected_percent']), rows)
+    rows, skipped = [], []
+    for path in track(paths, description=f'classifying {len(paths)} images'):
+        img = mmcv.imread(path) if Path(path).stat().st_size else None
+        if img is None:
+            print(f'warning: skipped {path}: not an image, or truncated', file=sys.stderr)
+            skipped.append(path)
+            continue
+        scores = classifier.classify([img])[0]['pred_scores']
+        top = scores.argsort(kind='stable')[::-1][:k]
+        rows.append([path] + [v for i in top for v in (classifier.classes[i], f'{scores[i]:.4f}')])
+    with open(out_dir / 'classification.csv', 'w', newline='') as f:
+        writer = csv.writer(f)
+        writer.writerow(['image'] + [f'{key}_{i}' for i in range(1, k + 1)
+                                     for key in ('class', 'score')])
+        writer.writerows(rows)
+    print(f"wrote {out_dir / 'classification.csv'}")
+    return skipped
 
 
 def main(argv=None):
     args = parse_args(argv)
     quiet_known_warnings()
+    install()  # mmengine loads and saves checkpoints safely (mmcell.compat)
     paths = collect_images(args.inputs)
     out_dir = Path(args.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    skipped = []
-    if args.detector:
-        run_detection(args, paths, out_dir, skipped)
+    if not args.detector:
+        skipped = classify_images(args, paths, out_dir)
     else:
-        run_classification(args, paths, out_dir, skipped)
+        smear = SmearInferencer(*args.detector, *(args.classifier or (None, None)),
+                                device=args.device)
+        if args.coverage is not None and smear.classifier is not None:
+            smear.classifier.coverage = args.coverage
+        try:
+            result = smear(paths, batch_size=args.batch_size, out_dir=str(out_dir),
+                           score_thr=args.score_thr, overlap=args.overlap,
+                           tile_size=tuple(args.tile_size) if args.tile_size else None,
+                           white_class=args.white_class, pictures=not args.no_pictures,
+                           report=args.report, correct_counts=args.correct_counts)
+        except ValueError as err:
+            raise SystemExit(f'error: {err}') from None
+        skipped = [path for path, _ in result['skipped']]
+        if result['differential'] is not None:
+            print(f'Differential of the white cells of {len(result["fields"])} fields (95% '
+                  'intervals: exact binomial' + ("; corrected for the validation split's "
+                                                  'confusions by non-negative least squares'
+                                                  if args.correct_counts else '')
+                  + '):\n' + result['differential'].table())
+        print(f'wrote {", ".join(sorted(p.name for p in out_dir.iterdir() if p.is_file()))} '
+              f'to {out_dir}' + (' (open review.html in a browser)' if args.report else ''))
     print(f'{len(paths) - len(skipped)} of {len(paths)} images done'
           + (f'; {len(skipped)} skipped (unreadable): see the warnings above' if skipped else ''))
 

@@ -31,9 +31,9 @@ from mmengine.config import DictAction
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner, find_latest_checkpoint
 
-import mmcell  # noqa: F401 (registers components, safe checkpoint loading)
+import mmcell  # noqa: F401 (registers components)
 from mmcell.apis import build_model
-from mmcell.compat import quiet_known_warnings
+from mmcell.compat import install, quiet_known_warnings
 from mmcell.engine.runs import (detection_mean_std_rows, finished_report, mean_std_rows,
                                 train_and_test)
 from mmcell.evaluation.selection_report import record_selection, summarize_selection
@@ -207,6 +207,7 @@ def load_configs(args):
 def main(argv=None):
     args = parse_args(argv)
     quiet_known_warnings()
+    install()  # mmengine loads and saves checkpoints safely (mmcell.compat)
     cfgs, scope = load_configs(args)
     rows = []
     for config, loaded in zip(args.configs, cfgs):

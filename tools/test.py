@@ -3,7 +3,9 @@
 Every test also prints mmcell's per-class report and writes it (CSV, JSON) with a picture (PNG)
 to the run's log folder: for classification, Wang et al. (2023) Table 6 and the confusion matrix
 (``ClassificationReport``); for detection, Song et al. (2021) Tables 3/4/7 (recall, precision
-and F1 at score 0.5, AP, mAP) and the PR curves (``DetectionReport``).
+and F1 at score 0.5, AP, mAP) and the PR curves (``DetectionReport``). A classifier whose
+checkpoint has a trust state beside it (``tools/analysis_tools/fit_trust.py``) also gets its trust
+report (``TrustMetric``: calibration, conformal sets, open-set figures), in the same pass.
 """
 import argparse
 import os
@@ -11,12 +13,13 @@ import os.path as osp
 
 import mmengine
 from mmengine.config import ConfigDict, DictAction
-from mmengine.model import is_model_wrapper
 from mmengine.registry import METRICS, RUNNERS
 from mmengine.runner import Runner
 
-import mmcell  # noqa: F401 (registers components, safe checkpoint loading)
-from mmcell.compat import finish_distributed, quiet_known_warnings, setup_cpu_distributed
+import mmcell  # noqa: F401 (registers components)
+from mmcell.compat import (finish_distributed, install, quiet_known_warnings,
+                           setup_cpu_distributed)
+from mmcell.engine import convert_for_cpu_inference
 from mmcell.utils import config_scope, load_config, set_work_dir
 
 # What differs between the scopes: the metric that dumps predictions and the
@@ -86,31 +89,33 @@ def enable_tta(cfg, args):
     dataset.pipeline = cfg.tta_pipeline
 
 
-def report_trust(cfg, args, runner):
+def trust_metrics(cfg, args, runner):
     """The trust report (calibration, conformal sets, open-set figures) of a classifier whose
-    checkpoint has a trust state; printed and written to the run's log folder."""
-    from mmcell.uncertainty import (TrustState, collect_outputs, format_trust_report,
-                                    model_fingerprint, split_loader, trust_report,
-                                    trust_state_path, write_trust_report)
+    checkpoint has a trust state, in the test pass itself.
+
+    Registers the ``TrustOutputsHook`` (each cell's logits and pre-logit features, the unknown
+    cells of ``--unknown-classes``) and returns the ``TrustMetric`` to add to the test evaluator,
+    which logs the report and writes it to the run's log folder; returns [] without a state.
+    """
+    from mmcell.evaluation import TrustOutputsHook
+    from mmcell.uncertainty import split_loader, trust_state_path
     path = args.trust or trust_state_path(args.checkpoint)
+    explicit = args.trust or args.unknown_classes
     if not osp.isfile(path):
-        if args.trust or args.unknown_classes:
+        if explicit:
             raise SystemExit(f'error: no trust state {path}: fit one with '
                              'tools/analysis_tools/fit_trust.py')
-        return
-    model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-    state = TrustState.load(path)
-    state.check(model_fingerprint(model, runner.test_dataloader.dataset.metainfo['classes'],
-                                  args.config))
-    known = collect_outputs(model, split_loader(cfg, 'test'), description='test batches')
-    unknown = None
-    if args.unknown_classes:
-        unknown = collect_outputs(model, split_loader(cfg, 'test', args.unknown_classes),
-                                  description='unknown-cell batches')
-    report = trust_report(state, known, unknown)
-    print(f'Trust report ({path}):\n{format_trust_report(report)}')
-    for written in write_trust_report(report, runner.log_dir):
-        print(f'wrote {written}')
+        return []
+    if args.tta:
+        if explicit:
+            raise SystemExit('error: --trust/--unknown-classes measure the classifier itself; '
+                             'leave out --tta')
+        print(f'no trust report with --tta (the trust state {path} is for the classifier '
+              'without test-time augmentation)')
+        return []
+    unknown = split_loader(cfg, 'test', args.unknown_classes) if args.unknown_classes else None
+    runner.register_hook(TrustOutputsHook(unknown_dataloader=unknown))
+    return [dict(type='TrustMetric', state=str(path), out_dir=runner.log_dir)]
 
 
 def test(args):
@@ -130,6 +135,7 @@ def test(args):
 
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    convert_for_cpu_inference(runner.model)  # CvT layers' CPU fast paths; others unchanged
     quiet_known_warnings(runner.logger)
     if (args.trust or args.unknown_classes) and scope != 'mmpretrain':
         raise SystemExit(f'error: --trust/--unknown-classes are for classifiers; {args.config} '
@@ -141,13 +147,13 @@ def test(args):
     for report in reports:
         report.out_dir = runner.log_dir
     extra = [] if reports else [dict(type=REPORT_METRIC[scope], out_dir=runner.log_dir)]
+    if scope == 'mmpretrain':
+        extra += trust_metrics(cfg, args, runner)
     if args.out and args.out_item == 'pred':
         extra.append(dict(type=DUMP_METRIC[scope], out_file_path=args.out))
     evaluator.metrics.extend(METRICS.build(metric) for metric in extra)
     evaluator.dataset_meta = runner.test_dataloader.dataset.metainfo  # reach the added metrics
     metrics = runner.test()
-    if scope == 'mmpretrain':
-        report_trust(cfg, args, runner)
     if args.out and args.out_item == 'metrics':
         mmengine.dump(metrics, args.out)
 
@@ -155,6 +161,7 @@ def test(args):
 def main():
     args = parse_args()
     quiet_known_warnings()
+    install()  # mmengine loads and saves checkpoints safely (mmcell.compat)
     test(args)
     finish_distributed()  # once test() has let go of the runner, which holds the process group
 

@@ -6,8 +6,8 @@ from mmengine.config import DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-import mmcell  # noqa: F401 (registers components, safe checkpoint loading)
-from mmcell.compat import (finish_distributed, latest_checkpoint, quiet_known_warnings,
+import mmcell  # noqa: F401 (registers components)
+from mmcell.compat import (finish_distributed, install, latest_checkpoint, quiet_known_warnings,
                            setup_cpu_distributed)
 from mmcell.utils import config_scope, enable_amp, load_config, set_work_dir
 
@@ -73,6 +73,7 @@ def train(args):
 def main():
     args = parse_args()
     quiet_known_warnings()
+    install()  # mmengine loads and saves checkpoints safely (mmcell.compat)
     train(args)
     finish_distributed()  # once train() has let go of the runner, which holds the process group
 

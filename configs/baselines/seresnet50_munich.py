@@ -6,7 +6,7 @@ _base_ = [
     '../_base_/datasets/munich_aml.py',
     '../_base_/schedules/paper_sgd_100e.py',
 ]
-custom_imports = dict(imports=['mmcell'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmcell', 'mmcell.compat.apply'], allow_failed_imports=False)
 
 model = dict(
     head=dict(num_classes=10, loss=dict(_delete_=True, type='CrossEntropyLoss', loss_weight=1.0)),

@@ -6,7 +6,7 @@ _base_ = [
     '../_base_/datasets/pbc.py',
     '../_base_/schedules/pbc_cpu_budget.py',
 ]
-custom_imports = dict(imports=['mmcell'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmcell', 'mmcell.compat.apply'], allow_failed_imports=False)
 
 model = dict(
     # 128 px leaves a 4x4 map in the last stage, smaller than the 7x7 window: pad it.

@@ -6,7 +6,7 @@ _base_ = [
     '../_base_/datasets/munich_aml.py',
     '../_base_/schedules/paper_sgd_100e.py',
 ]
-custom_imports = dict(imports=['mmcell'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmcell', 'mmcell.compat.apply'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(img_size=224, drop_path_rate=0.1),

@@ -5,6 +5,6 @@ _base_ = [
     '../_base_/datasets/pbc_stain.py',
     '../_base_/schedules/pbc_cpu_budget.py',
 ]
-custom_imports = dict(imports=['mmcell'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmcell', 'mmcell.compat.apply'], allow_failed_imports=False)
 
 model = dict(head=dict(num_classes=8))

@@ -6,6 +6,6 @@ _base_ = [
     '../_base_/datasets/chula_rbc12.py',
     '../_base_/schedules/cells_sgd_1x.py',
 ]
-custom_imports = dict(imports=['mmcell'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmcell', 'mmcell.compat.apply'], allow_failed_imports=False)
 
 model = dict(roi_head=dict(bbox_head=dict(num_classes=13)))

@@ -1,6 +1,7 @@
 # RoIPool instead of RoIAlign (paper Table 6 compares them); otherwise faster_rcnn_r50_fpn_bccd.py.
-# mmcell's TorchRoIPool: mmcv's RoIPool has no CPU kernel.
+# mmcell's TorchRoIPool (through TorchRoIExtractor): mmcv's RoIPool has no CPU kernel.
 _base_ = './faster_rcnn_r50_fpn_bccd.py'
 
 model = dict(roi_head=dict(bbox_roi_extractor=dict(
+    type='TorchRoIExtractor',
     roi_layer=dict(_delete_=True, type='TorchRoIPool', output_size=7))))

@@ -7,7 +7,7 @@ _base_ = [
     'mmdet::_base_/schedules/schedule_1x.py',
     'mmdet::_base_/default_runtime.py',
 ]
-custom_imports = dict(imports=['mmcell'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmcell', 'mmcell.compat.apply'], allow_failed_imports=False)
 
 model = dict(
     backbone=dict(type='CSARUResNet', attention='channel_spatial', frozen_stages=-1,

@@ -6,7 +6,7 @@ _base_ = [
     '../_base_/datasets/pbc.py',
     '../_base_/schedules/pbc_finetune.py',
 ]
-custom_imports = dict(imports=['mmcell'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmcell', 'mmcell.compat.apply'], allow_failed_imports=False)
 
 model = dict(head=dict(num_classes=8))
 train_pipeline = [

@@ -1,9 +1,10 @@
-"""Inference APIs: classify cells, detect them (whole smear fields tile by tile), count them."""
-from .inference import classify, count_cells, crop_cell, detect, init_classifier, init_detector
+"""Inference APIs: classify cells (:class:`CellClassificationInferencer`), run the smear pipeline
+(:class:`SmearInferencer`: detect, classify white cells, count), build a config's model."""
+from .cell_classification import CellClassificationInferencer
 from .model import build_model
+from .smear_inference import SmearInferencer
 from .tiled_inference import inference_detector_tiled
 
 __all__ = [
-    'build_model', 'classify', 'count_cells', 'crop_cell', 'detect', 'inference_detector_tiled',
-    'init_classifier', 'init_detector'
+    'CellClassificationInferencer', 'SmearInferencer', 'build_model', 'inference_detector_tiled'
 ]

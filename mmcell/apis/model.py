@@ -10,6 +10,7 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.runner import load_checkpoint
 
+from ..compat import safe_checkpoint_loading
 from ..utils import config_scope, load_config
 
 __all__ = ['build_model']
@@ -27,7 +28,7 @@ def build_model(config: Union[str, Path, Config],
     ``data_preprocessor`` of the config becomes the model's unless ``cfg.model`` has its own,
     as the Runner (and mmpretrain's ``get_model``) do; without it the model would see
     un-normalised pixels and every prediction would be wrong. The weights come from
-    ``checkpoint`` (through mmengine's ``load_checkpoint``, hence mmcell's safe loader for
+    ``checkpoint`` (through mmengine's ``load_checkpoint``, inside mmcell's safe loader for
     local files), or else from the model's ``init_weights()``; the checkpoint's
     ``meta.dataset_meta`` (the classes a training run saves) becomes ``model.dataset_meta``.
 
@@ -92,8 +93,9 @@ def build_model(config: Union[str, Path, Config],
     with DefaultScope.overwrite_default_scope(scope):
         model = registry.build(model_cfg)
     if checkpoint is not None:
-        meta = load_checkpoint(model, checkpoint, map_location='cpu',
-                               logger='current').get('meta') or {}
+        with safe_checkpoint_loading():
+            meta = load_checkpoint(model, checkpoint, map_location='cpu',
+                                   logger='current').get('meta') or {}
         if meta.get('dataset_meta'):
             model.dataset_meta = meta['dataset_meta']
     elif init_weights:

@@ -2,8 +2,10 @@
 
 :data:`MODELS` names each model, its task and where it comes from: an mmcell config (built with
 :func:`mmcell.apis.build_model`, each model with its own initialisation, which training starts
-from), a model dict, or Hugging Face's CvT-13. :func:`build` gives a model with the two steps the
-worker times: inference on a batch and a scalar loss for the training step.
+from), a model dict, or Hugging Face's CvT-13; the ``-cpu`` models are converted for CPU
+inference (:func:`mmcell.engine.convert_for_cpu_inference`), as mmcell's tools run them.
+:func:`build` gives a model with the two steps the worker times: inference on a batch and a scalar
+loss for the training step.
 
 Nothing from mmcell, mmpretrain or mmdet is imported at module level: Hugging Face CvT-13 is built
 in the side environment that has transformers, where mmpretrain cannot be imported.
@@ -34,7 +36,9 @@ class BenchmarkModel:
         model (dict, optional): Or its model dict (mmpretrain's or mmdet's, by ``task``).
         cfg_options (dict): Changes to the config, as ``--cfg-options`` gives them.
         hf (bool): Hugging Face transformers' CvT-13 with CvT-13's default sizes.
-        scaling_only (bool): Measured by ``--scaling`` only, not in the main table.
+        cpu_inference (bool): Converted by :func:`mmcell.engine.convert_for_cpu_inference`
+            once built, as mmcell's tools run inference on CPU; inference is timed, not
+            training.
         input_shape (tuple[int, int], optional): Its input (H, W) where it is not the task's.
     """
     task: str
@@ -42,7 +46,7 @@ class BenchmarkModel:
     model: Optional[dict] = None
     cfg_options: dict = field(default_factory=dict)
     hf: bool = False
-    scaling_only: bool = False
+    cpu_inference: bool = False
     input_shape: Optional[Tuple[int, int]] = None
 
 
@@ -53,12 +57,10 @@ DEIT_S = dict(type='ImageClassifier',
                                    in_channels=384))
 MODELS = {
     'cellvit': BenchmarkModel('cls', config='configs/cellvit_munich.py'),
+    'cellvit-cpu': BenchmarkModel('cls', config='configs/cellvit_munich.py', cpu_inference=True),
     'cellvit-cls-head': BenchmarkModel('cls', config='configs/cellvit/cellvit_munich_cls-head.py'),
-    # CellViT keeping every layer's full attention map, as TransFG does (the attention layers'
-    # attention_maps='full'), for the memory comparison of --scaling only.
-    'cellvit-full-maps': BenchmarkModel(
-        'cls', config='configs/cellvit_munich.py',
-        cfg_options={'model.backbone.attention_maps': 'full'}, scaling_only=True),
+    'cellvit-cls-head-cpu': BenchmarkModel(
+        'cls', config='configs/cellvit/cellvit_munich_cls-head.py', cpu_inference=True),
     'hf-cvt-13': BenchmarkModel('cls', hf=True),
     'deit-s': BenchmarkModel('cls', model=DEIT_S),
     'swin-t': BenchmarkModel('cls', config='configs/baselines/swin-t_munich.py'),
@@ -121,31 +123,19 @@ def build(name: str) -> Tuple[torch.nn.Module, Step, Step]:
     else:
         from mmcell.apis import build_model
         model = build_model(model_config(name))
+        if spec.cpu_inference:
+            from mmcell.engine import convert_for_cpu_inference
+            convert_for_cpu_inference(model)
         if spec.task == 'det':
             return (model, *detector_steps(model))
-        forward = classifier_forward(model)
+
+        def forward(x):
+            return model(x, mode='tensor')
 
     def loss(x):
         labels = torch.arange(x.size(0)) % NUM_CLASSES
         return F.cross_entropy(forward(x).float(), labels)
     return model, forward, loss
-
-
-def classifier_forward(model: torch.nn.Module) -> Step:
-    """``model(x, mode='tensor')``; attention layers keeping full maps start each call empty.
-
-    A layer with ``attention_maps='full'`` keeps its map until its next forward; dropping the
-    maps first makes each call hold only its own, as TransFG's forward does (it returns them).
-    """
-    from mmcell.models.layers import ConvProjectionAttention
-    keeping = [m for m in model.modules()
-               if isinstance(m, ConvProjectionAttention) and m.attention_maps == 'full']
-
-    def forward(x):
-        for layer in keeping:
-            layer.attention_map = None
-        return model(x, mode='tensor')
-    return forward
 
 
 def detector_steps(model: torch.nn.Module) -> Tuple[Step, Step]:

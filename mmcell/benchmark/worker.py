@@ -165,7 +165,8 @@ def measure(name: str, batches: Sequence[int], iters: int, warmup: int,
         warmup (int): Untimed iterations before them.
         shape (tuple[int, int], optional): Input (H, W). Defaults to the model's own
             (``input_shape``), else the task's.
-        train (bool): Also time the training step. Defaults to True.
+        train (bool): Also time the training step (not for a model converted for CPU
+            inference: its cells say ``n/a``). Defaults to True.
         bf16 (bool): Also time bf16 inference (CPU autocast). Defaults to True.
 
     Returns:
@@ -179,6 +180,9 @@ def measure(name: str, batches: Sequence[int], iters: int, warmup: int,
     params = sum(p.numel() for p in model.parameters()) / 1e6
     macs = count_macs(forward, torch.randn(1, 3, *shape)) / 1e9
     rows = []
+    if train and spec.cpu_inference:
+        print(f'{NOTE_PREFIX}{name} training: not timed, the conversion is for inference',
+              flush=True)
     for batch in batches:
         x = torch.randn(batch, 3, *shape)
         row = dict(model=name, task=spec.task, input=f'{shape[1]}x{shape[0]}', batch=batch,
@@ -187,7 +191,9 @@ def measure(name: str, batches: Sequence[int], iters: int, warmup: int,
         bf16_context = partial(mixed_precision, model, spec.task)
         row['bf16_img_s'] = (_try(f'{name} bf16', lambda: throughput(
             forward, x, iters, warmup, bf16_context)[0]) if bf16 else 'n/a')
-        if train:
+        if train and spec.cpu_inference:
+            row.update(train_step_s='n/a', bf16_train_step_s='n/a', train_peak_MiB='n/a')
+        elif train:
             row['train_step_s'], row['train_peak_MiB'] = train_step(model, loss, x, iters,
                                                                     warmup)
             row['bf16_train_step_s'] = (_try(f'{name} bf16 training', lambda: train_step(

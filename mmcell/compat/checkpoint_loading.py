@@ -12,14 +12,14 @@ containers only and refuses every other global. mmengine 0.10.7 writes a few mor
 checkpoints (the message hub's :class:`~mmengine.logging.HistoryBuffer`, numpy arrays and scalars),
 so ``load_from`` and ``--resume`` fail on its own files.
 
-:func:`install_safe_checkpoint_loading` (run by ``import mmcell``) fixes that at the right depth:
-
-* it adds exactly the types mmengine writes to torch's allow list
-  (``torch.serialization.add_safe_globals``), so safe loading stays on for everything else;
-* it replaces mmengine's loader for local paths (``CheckpointLoader``'s ``''`` scheme, which
-  ``load_from``, ``--resume``, ``tools/test.py`` and ``load_checkpoint`` all go through) by one
-  that always loads with ``weights_only=True`` and turns torch's refusal into
-  :class:`UnsafeCheckpointError`, naming the file and the type it refused.
+:func:`load_local_checkpoint` loads at the right depth: with ``weights_only=True`` and exactly
+the types mmengine writes allowed (``torch.serialization.safe_globals``, for that call only), and
+turns torch's refusal into :class:`UnsafeCheckpointError`, naming the file and the type it refused.
+mmengine's ``load_from``, ``--resume``, ``tools/test.py`` and ``load_checkpoint`` find local files
+through ``CheckpointLoader``'s ``''`` scheme; :func:`safe_checkpoint_loading` routes that scheme
+through :func:`load_local_checkpoint` for a ``with`` block (what mmcell's inferencers and
+``build_model`` do) and :func:`install_safe_checkpoint_loading` for the rest of the process
+(what :func:`mmcell.compat.install` does for mmcell's tools and for configs run by stock tools).
 
 A checkpoint that carries any other pickled object is refused before the object is built, so no code
 from it ever runs. If you trust a file that holds extra types, allow them with
@@ -28,7 +28,8 @@ from it ever runs. If you trust a file that holds extra types, allow them with
 import os.path as osp
 import pickle
 import re
-from typing import Callable, Union
+from contextlib import contextmanager
+from typing import Callable, Iterator, List, Union
 
 import numpy as np
 import torch
@@ -37,8 +38,11 @@ from mmengine.runner import CheckpointLoader
 
 __all__ = [
     'UnsafeCheckpointError', 'allow_checkpoint_types', 'load_local_checkpoint',
-    'install_safe_checkpoint_loading'
+    'install_safe_checkpoint_loading', 'safe_checkpoint_loading'
 ]
+
+# Types the user allowed with allow_checkpoint_types, beside mmengine's own.
+_ALLOWED: List = []
 
 
 class UnsafeCheckpointError(pickle.UnpicklingError):
@@ -88,13 +92,13 @@ def _mmengine_checkpoint_types():
 
 
 def allow_checkpoint_types(*types: Union[type, Callable]) -> None:
-    """Allow more types in checkpoints, for files you trust.
+    """Allow more types in the checkpoints mmcell loads, for files you trust.
 
     Args:
         *types: Classes or functions that checkpoints may name, as ``torch.load`` with
             ``weights_only=True`` reports them.
     """
-    torch.serialization.add_safe_globals(list(types))
+    _ALLOWED.extend(t for t in types if t not in _ALLOWED)
 
 
 def load_local_checkpoint(filename: str, map_location=None) -> dict:
@@ -116,7 +120,8 @@ def load_local_checkpoint(filename: str, map_location=None) -> dict:
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint {filename} does not exist')
     try:
-        return torch.load(filename, map_location=map_location, weights_only=True)
+        with torch.serialization.safe_globals(_mmengine_checkpoint_types() + _ALLOWED):
+            return torch.load(filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         found = re.search(r'GLOBAL (\S+) was not an allowed global', str(err))
         reason = re.search(r'WeightsUnpickler error:\s*([^\n]+)', str(err))
@@ -132,6 +137,29 @@ def load_local_checkpoint(filename: str, map_location=None) -> dict:
 
 
 def install_safe_checkpoint_loading() -> None:
-    """Allow mmengine's own types and route local loads through :func:`load_local_checkpoint`."""
-    allow_checkpoint_types(*_mmengine_checkpoint_types())
+    """Route mmengine's local checkpoint loads through :func:`load_local_checkpoint` from now on."""
     CheckpointLoader.register_scheme(prefixes='', loader=load_local_checkpoint, force=True)
+
+
+@contextmanager
+def safe_checkpoint_loading() -> Iterator[None]:
+    """Within the block, mmengine loads local checkpoints with :func:`load_local_checkpoint`.
+
+    mmengine's loader is put back on leaving the block.
+
+    Example:
+        >>> from mmengine.runner import CheckpointLoader
+        >>> before = CheckpointLoader._schemes['']
+        >>> with safe_checkpoint_loading():
+        ...     CheckpointLoader._schemes[''] is load_local_checkpoint
+        True
+        >>> CheckpointLoader._schemes[''] is before
+        True
+    """
+    schemes = CheckpointLoader._schemes
+    CheckpointLoader._schemes = type(schemes)(schemes)
+    install_safe_checkpoint_loading()
+    try:
+        yield
+    finally:
+        CheckpointLoader._schemes = schemes

@@ -1,10 +1,10 @@
-from .bccd_wbc import BCCD_SUBTYPES, BCCDWBCDataset, CropCell
+from .bccd_wbc import BCCD_SUBTYPES, BCCDWBCDataset
 from .cell_folders import CellFolderDataset, DatasetError, check_image_file
 from .coco import CellCocoDataset, NamedOrderCOCO
 from .munich_aml import MUNICH_AML_CLASSES, PAPER_CLASSES, MunichAMLDataset
 from .pbc import PBC_FINE_PREFIXES, PBCDataset
 from .rbc14 import RBC14_CLASSES, RBC14Dataset, canonical_rbc_name
-from .transforms import (RandomJPEG, RandomLabStats, RandomStainJitter, ReframeCell,
+from .transforms import (CropCell, RandomJPEG, RandomLabStats, RandomStainJitter, ReframeCell,
                          StainNormalize)
 from .splits import assign_stratified, read_groups, split_indices
 from .voc import CellVOCDataset, voc_xml

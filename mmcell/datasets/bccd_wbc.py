@@ -4,8 +4,9 @@ BCCD (another lab, another camera and stain than PBC's CellaVision DM96) boxes R
 Platelets in 640x480 smears; ``labels.csv`` (published with the images) gives each image's
 white-cell subtype. An image with exactly one WBC box and exactly one subtype is one labelled
 white cell (341 in the BCCD release); every other image is skipped and counted, never guessed.
-The cell is cropped as the smear pipeline crops white cells (``mmcell.apis.crop_cell``: a square
-1.9 times the box's longer side, reflected at the border) by the :class:`CropCell` transform.
+The cell is cropped as the smear pipeline crops white cells (``mmcell.structures.crop_cell``: a
+square 1.9 times the box's longer side, reflected at the border) by the
+:class:`~mmcell.datasets.transforms.CropCell` transform.
 """
 import csv
 import os.path as osp
@@ -14,14 +15,13 @@ from collections import Counter
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
-from mmcv.transforms import BaseTransform
 from mmengine.logging import print_log
 from mmpretrain.datasets import BaseDataset
-from mmpretrain.registry import DATASETS, TRANSFORMS
+from mmpretrain.registry import DATASETS
 
 from .cell_folders import DatasetError, check_image_file
 
-__all__ = ['BCCD_SUBTYPES', 'BCCDWBCDataset', 'CropCell']
+__all__ = ['BCCD_SUBTYPES', 'BCCDWBCDataset']
 
 # labels.csv's subtype names, as PBC's class names.
 BCCD_SUBTYPES = {'NEUTROPHIL': 'neutrophil', 'EOSINOPHIL': 'eosinophil',
@@ -136,40 +136,3 @@ class BCCDWBCDataset(BaseDataset):
         if not data_list:
             raise DatasetError(f'{path}: no image has one WBC box and one subtype in {classes}')
         return data_list
-
-
-@TRANSFORMS.register_module()
-class CropCell(BaseTransform):
-    """Crop a square around ``results['cell_box']``, as the smear pipeline frames a white cell.
-
-    The square is ``context`` times the box's longer side, centred on the box, reflected where
-    it passes the image border (:func:`mmcell.apis.crop_cell`). Works in mmpretrain and mmdet
-    pipelines (after ``LoadImageFromFile``); a sample without ``cell_box`` is left as it is.
-
-    Args:
-        context (float): Crop side over the box's longer side. Defaults to 1.9.
-
-    Example:
-        >>> import numpy as np
-        >>> from mmcell.datasets import CropCell
-        >>> results = dict(img=np.zeros((100, 100, 3), np.uint8),
-        ...                cell_box=np.array([40., 40., 60., 50.]))
-        >>> CropCell(context=2.0)(results)['img'].shape
-        (40, 40, 3)
-    """
-
-    def __init__(self, context: float = 1.9) -> None:
-        if context <= 0:
-            raise ValueError(f'context must be positive, got {context}')
-        self.context = context
-
-    def transform(self, results: dict) -> Optional[dict]:
-        from mmcell.apis.inference import crop_cell
-        if results.get('cell_box') is None:
-            return results
-        img = crop_cell(results['img'], results['cell_box'], self.context)
-        results.update(img=img, img_shape=img.shape[:2])
-        return results
-
-    def __repr__(self) -> str:
-        return f'{type(self).__name__}(context={self.context})'

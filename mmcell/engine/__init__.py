@@ -1,5 +1,7 @@
-"""Training hooks of mmcell's own (mends of mmengine's are in :mod:`mmcell.compat`)."""
+"""Training hooks of mmcell's own (mends of mmengine's are in :mod:`mmcell.compat`), and the
+opt-in conversion of its models for CPU inference (:func:`convert_for_cpu_inference`)."""
 from .autocast_hook import AutocastModulesHook, autocast_module, autocast_modules
-from .freeze_hook import FreezeHook
+from .cpu_inference import convert_for_cpu_inference
 
-__all__ = ['AutocastModulesHook', 'FreezeHook', 'autocast_module', 'autocast_modules']
+__all__ = ['AutocastModulesHook', 'autocast_module', 'autocast_modules',
+           'convert_for_cpu_inference']

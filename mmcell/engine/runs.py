@@ -14,7 +14,7 @@ import numpy as np
 from mmengine.config import Config
 from mmengine.runner import Runner, find_latest_checkpoint
 
-from mmcell.compat import quiet_known_warnings
+from mmcell.compat import quiet_known_warnings, safe_checkpoint_loading
 
 __all__ = ['REPORTS', 'train_and_test', 'finished_report', 'mean_std_rows',
            'detection_mean_std_rows']
@@ -68,7 +68,8 @@ def train_and_test(cfg: Config, work_dir: str) -> dict:
     test_cfg.update(work_dir=osp.join(work_dir, 'test'), load_from=checkpoint, resume=False)
     tester = Runner.from_cfg(test_cfg)
     quiet_known_warnings(tester.logger)
-    tester.test()
+    with safe_checkpoint_loading():  # mmengine 0.10 cannot load its own checkpoints on torch 2.6+
+        tester.test()
     report = finished_report(work_dir, cfg.default_scope)
     if report is None:
         raise FileNotFoundError(f'{osp.join(work_dir, _report(cfg.default_scope)[1])}: the test '

@@ -1,6 +1,9 @@
 """Reports on top of mmpretrain's and mmdet's metrics: per-class tables, confusion matrices,
-PR curves."""
+PR curves, and a classifier's trust report (:class:`TrustMetric` with :class:`TrustOutputsHook`)."""
 from .classification_report import ClassificationReport, report_rows
 from .detection_report import DetectionReport
+from .trust_metric import TrustMetric, TrustOutputsHook
 
-__all__ = ['ClassificationReport', 'DetectionReport', 'report_rows']
+__all__ = [
+    'ClassificationReport', 'DetectionReport', 'TrustMetric', 'TrustOutputsHook', 'report_rows'
+]

@@ -1,75 +1,103 @@
 """Adapt a trained classifier to a lab's own cells: a short fine-tune on a few labelled crops.
 
 The cells come as an mmpretrain annotation list (:func:`mmcell.review.write_annotation_list`);
-the fine-tune keeps the classifier's config (model, label space, training pipeline) and changes
-only the schedule: the checkpoint's weights, part of the model trained (:class:`FreezeHook`),
-AdamW with cosine decay over a fixed number of iterations, one checkpoint at the end. What a
-fine-tune trains (``train``):
+the fine-tune keeps the classifier's config (model, label space, training pipeline) and merges
+the schedule of ``configs/_base_/schedules/adaptation.py`` onto it (:func:`adaptation_config`):
+the checkpoint's weights, AdamW with cosine decay over a fixed number of iterations, one
+checkpoint at the end. What a fine-tune trains (``train``) is the backbone's ``frozen_stages``
+(:func:`frozen_stages_for`; mmpretrain's ResNets, ``VisionTransformer``, mmcell's
+``EfficientNetLite`` and ``ConvTokenViT`` have it); the neck and the head always train:
 
 * ``'all'``: everything (the best measured from PBC to BCCD, for CellViT and ResNet-50);
-* ``'last-stage'``: the head and the backbone's last stage (:func:`last_stage_prefixes`);
+* ``'last-stage'``: the head and the backbone's last stage (ResNet's ``layer4``, CellViT's
+  last stage with the CLS token, EfficientNetLite's last layer: the 1x1 head conv);
 * ``'head'``: the head only (for CellViT's sparse head this includes its part layer, the
   last encoder layer); the backbone is frozen, so a step costs about one forward pass;
 * ``'linear'``: the head's final linear layer alone, fitted on the frozen model's features of
   the cells (:func:`fit_linear_head`: one forward pass over the cells, then a full-batch fit; no
   augmentation, no Runner): seconds. For heads that score ``fc(pre_logits(feats))``
   (``LinearClsHead`` and its kin, CellViT's ``SparseAttentionHead``).
+
+Accuracy, macro F1 and recall (:func:`evaluate_crops`) are those of ``tools/test.py``'s report
+(:func:`mmcell.evaluation.report_rows`) over the classes the cells hold.
 """
 import math
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterable, Optional, Sequence, Union
 
 import numpy as np
 import torch
 from mmengine.config import Config
 
-__all__ = ['TRAIN_PARTS', 'adaptation_config', 'evaluate_crops', 'finetune', 'fit_linear_head',
-           'iterations_for', 'last_stage_prefixes', 'reestimate_batchnorm', 'score_predictions',
-           'stratified_split']
+from mmcell.evaluation import report_rows
+
+__all__ = ['LEARNING_RATES', 'SCHEDULE', 'TRAIN_PARTS', 'adaptation_config', 'evaluate_crops',
+           'finetune', 'fit_linear_head', 'frozen_stages_for', 'held_class_summary',
+           'iterations_for', 'reestimate_batchnorm']
 
 TRAIN_PARTS = ('linear', 'head', 'last-stage', 'all')
+# AdamW's learning rate by what trains.
+LEARNING_RATES = {'head': 1e-3, 'last-stage': 3e-4, 'all': 1e-4}
+SCHEDULE = Path(__file__).resolve().parents[2] / 'configs' / '_base_' / 'schedules' / \
+    'adaptation.py'
 
 
-def last_stage_prefixes(backbone_cfg: Dict) -> List[str]:
-    """Parameter-name prefixes of a backbone's last stage (and what follows it in the backbone).
+def frozen_stages_for(backbone_cfg: Dict, train: str) -> Optional[int]:
+    """The backbone's ``frozen_stages`` for a fine-tune that trains ``train``.
+
+    ``'head'`` freezes every stage, ``'last-stage'`` every stage but the last, ``'all'`` leaves
+    the backbone as its config has it. The backbone says how many stages it has: it is built
+    (its weights are not loaded) and read: ``num_stages`` (mmpretrain's ResNets,
+    ``ConvTokenViT``), else the length of its ``layers`` (``EfficientNetLite``: stem, seven
+    stages, head conv; ``VisionTransformer``: its encoder layers).
 
     Args:
-        backbone_cfg (dict): The model's ``backbone`` config.
+        backbone_cfg (dict): The model's ``backbone`` config (mmpretrain's registry).
+        train (str): ``'head'``, ``'last-stage'`` or ``'all'``.
 
     Returns:
-        list[str]: Prefixes under ``backbone.``.
+        int | None: ``frozen_stages``; None for ``'all'``.
 
     Raises:
-        ValueError: mmcell does not know where this backbone's last stage is (use
-            ``train='head'`` or ``'all'``).
+        ValueError: The backbone has no ``frozen_stages`` (or no count of stages): it is
+            named, with the fine-tunes that remain (``train='all'``, or ``'linear'``).
 
     Example:
-        >>> last_stage_prefixes(dict(type='ResNet', depth=50))
-        ['backbone.layer4']
-        >>> last_stage_prefixes(dict(type='ConvTokenViT', arch='cvt-13'))[:2]
-        ['backbone.stages.2', 'backbone.embeds.2']
+        >>> import mmcell  # registers ConvTokenViT and EfficientNetLite
+        >>> frozen_stages_for(dict(type='ResNet', depth=18), 'last-stage')
+        3
+        >>> frozen_stages_for(dict(type='ConvTokenViT', arch='cvt-13'), 'head')
+        3
+        >>> frozen_stages_for(dict(type='EfficientNetLite'), 'last-stage')
+        8
+        >>> frozen_stages_for(dict(type='LeNet5'), 'head')
+        Traceback (most recent call last):
+        ...
+        ValueError: a LeNet5 backbone has no frozen_stages, so mmcell cannot freeze part of it: ...
     """
-    kind = backbone_cfg.get('type', '')
-    kind = kind.split('.')[-1]
-    if kind == 'ConvTokenViT':
-        from mmcell.models import ConvTokenViT
-        arch = ConvTokenViT._arch_settings(backbone_cfg.get('arch', 'cvt-13'))
-        last = len(arch['depths']) - 1
-        final_norm = backbone_cfg.get('final_norm', True) and backbone_cfg.get(
-            'out_type', 'cls_token') != 'sparse_attention'  # the sparse head holds that norm
-        return [f'backbone.stages.{last}', f'backbone.embeds.{last}', 'backbone.cls_token'
-                ] + (['backbone.norm'] if final_norm else [])
-    if kind in ('ResNet', 'ResNetV1c', 'ResNetV1d', 'ResNeXt', 'SEResNet'):
-        return [f"backbone.layer{backbone_cfg.get('num_stages', 4)}"]
-    raise ValueError(f'mmcell does not know the last stage of a {kind!r} backbone; '
-                     "fine-tune with train='head' or 'all'")
+    if train == 'all':
+        return None
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        backbone = MODELS.build(backbone_cfg)
+    stages = getattr(backbone, 'num_stages', None) or len(getattr(backbone, 'layers', ()))
+    if not hasattr(backbone, 'frozen_stages') or not stages:
+        raise ValueError(f'a {type(backbone).__name__} backbone has no frozen_stages, so mmcell '
+                         "cannot freeze part of it: fine-tune it with train='all' (or 'linear' "
+                         'for a linear head)')
+    return {'head': stages, 'last-stage': stages - 1}[train]
 
 
 def adaptation_config(cfg: Config, checkpoint: str, ann_file: Union[str, Path],
                       classes: Sequence[str], work_dir: Union[str, Path], train: str = 'all',
                       iters: int = 150, lr: Optional[float] = None, batch_size: int = 16,
-                      seed: int = 0, log_level: str = 'INFO') -> Config:
+                      seed: int = 0, log_level: str = 'INFO',
+                      schedule: Union[str, Path] = SCHEDULE) -> Config:
     """A classifier's config turned into its fine-tune on an annotation list.
+
+    ``schedule`` is merged onto the classifier's config, then the arguments, as
+    ``--cfg-options`` would be (``Config.merge_from_dict``).
 
     Args:
         cfg (mmengine.Config): The classifier's config (its model and training pipeline stay).
@@ -80,22 +108,34 @@ def adaptation_config(cfg: Config, checkpoint: str, ann_file: Union[str, Path],
         train (str): ``'all'``, ``'last-stage'`` or ``'head'`` (see the module). Defaults to
             ``'all'``, the best measured on BCCD's white cells for CellViT and ResNet-50.
         iters (int): Training iterations. Defaults to 150.
-        lr (float, optional): AdamW's learning rate. Defaults to None: 1e-3 for the head,
-            3e-4 with the last stage, 1e-4 for all.
+        lr (float, optional): AdamW's learning rate. Defaults to None: by ``train``
+            (:data:`LEARNING_RATES`: 1e-3 for the head, 3e-4 with the last stage, 1e-4 for all).
         batch_size (int): Defaults to 16.
         seed (int): Defaults to 0.
         log_level (str): The Runner's log level (``'WARNING'``: no per-iteration lines).
             Defaults to ``'INFO'``.
+        schedule (str | Path): The fine-tune's schedule config. Defaults to
+            ``configs/_base_/schedules/adaptation.py``.
 
     Returns:
         mmengine.Config: A config for ``Runner.from_cfg``.
+
+    Raises:
+        ValueError: ``train`` is not one of ``'head'``, ``'last-stage'``, ``'all'``; the config
+            has no training pipeline; or the backbone cannot freeze part of itself
+            (:func:`frozen_stages_for`).
+
+    Example:
+        >>> from mmcell.utils import load_config
+        >>> cfg = load_config('configs/baselines/resnet50_pbc_quick.py')  # doctest: +SKIP
+        >>> tuned = adaptation_config(cfg, 'epoch_8.pth', 'train.txt', classes, 'work_dirs/a',
+        ...                           train='last-stage', iters=60)  # doctest: +SKIP
+        >>> tuned.model.backbone.frozen_stages, tuned.optim_wrapper.optimizer  # doctest: +SKIP
+        (3, {'type': 'AdamW', 'lr': 0.0003, 'weight_decay': 0.05})
     """
-    if train not in TRAIN_PARTS or train == 'linear':
-        raise ValueError(f"train must be one of {TRAIN_PARTS[1:]} ('linear' is "
+    if train not in LEARNING_RATES:
+        raise ValueError(f'train must be one of {tuple(LEARNING_RATES)} (\'linear\' is '
                          f'fit_linear_head), got {train!r}')
-    if lr is None:
-        lr = {'head': 1e-3, 'last-stage': 3e-4, 'all': 1e-4}[train]
-    cfg = Config(cfg.to_dict(), filename=cfg.filename)
     dataset = cfg.train_dataloader.dataset
     while 'pipeline' not in dataset and 'dataset' in dataset:  # e.g. ClassBalancedDataset
         dataset = dataset.dataset
@@ -103,34 +143,28 @@ def adaptation_config(cfg: Config, checkpoint: str, ann_file: Union[str, Path],
     if not pipeline:
         raise ValueError(f'{cfg.filename} has no training pipeline (train_dataloader.dataset.'
                          'pipeline or train_pipeline) for the fine-tune to use')
-    cfg.train_dataloader = dict(
-        batch_size=batch_size, num_workers=0, persistent_workers=False,
-        dataset=dict(type='CustomDataset', ann_file=str(ann_file), data_prefix='',
-                     classes=list(classes), pipeline=pipeline),
-        sampler=dict(type='InfiniteSampler', shuffle=True))
-    for key in ('val_dataloader', 'val_cfg', 'val_evaluator', 'test_dataloader', 'test_cfg',
-                'test_evaluator'):
-        cfg[key] = None
-    cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=iters)
-    cfg.optim_wrapper = dict(type='OptimWrapper',
-                             optimizer=dict(type='AdamW', lr=lr, weight_decay=0.05))
-    cfg.param_scheduler = dict(type='CosineAnnealingLR', by_epoch=False, begin=0, end=iters,
-                               T_max=iters, eta_min=lr / 100)
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', by_epoch=False, interval=iters,
-                                        max_keep_ckpts=1, save_last=True)
-    cfg.default_hooks.logger = dict(type='LoggerHook', interval=max(1, iters // 10))
-    cfg.log_processor = dict(by_epoch=False)
-    frozen = {'head': ['backbone'] + (['neck'] if cfg.model.get('neck') else []),
-              'last-stage': ['backbone'] + (['neck'] if cfg.model.get('neck') else []),
-              'all': []}[train]
-    trainable = last_stage_prefixes(cfg.model.backbone) if train == 'last-stage' else []
-    cfg.custom_hooks = [dict(type='FreezeHook', frozen=frozen, trainable=trainable)] \
-        if frozen else []
-    cfg.load_from, cfg.resume = str(checkpoint), False
-    cfg.randomness = dict(seed=seed)
-    cfg.log_level = log_level
-    cfg.work_dir = str(work_dir)
-    return cfg
+    tuned = Config(cfg.to_dict(), filename=cfg.filename)
+    tuned.merge_from_dict(Config.fromfile(schedule).to_dict())
+    options = {
+        'train_dataloader.batch_size': batch_size,
+        'train_dataloader.dataset': dict(type='CustomDataset', ann_file=str(ann_file),
+                                         data_prefix='', classes=list(classes),
+                                         pipeline=pipeline),
+        'train_cfg.max_iters': iters,
+        'param_scheduler.0.end': iters,
+        'optim_wrapper.optimizer.lr': LEARNING_RATES[train] if lr is None else lr,
+        'default_hooks.checkpoint.interval': iters,
+        'default_hooks.logger.interval': max(1, iters // 10),
+        'load_from': str(checkpoint),
+        'randomness.seed': seed,
+        'log_level': log_level,
+        'work_dir': str(work_dir),
+    }
+    frozen_stages = frozen_stages_for(tuned.model.backbone, train)
+    if frozen_stages is not None:
+        options['model.backbone.frozen_stages'] = frozen_stages
+    tuned.merge_from_dict(options)
+    return tuned
 
 
 def finetune(cfg: Config, checkpoint: str, ann_file: Union[str, Path], classes: Sequence[str],
@@ -144,10 +178,14 @@ def finetune(cfg: Config, checkpoint: str, ann_file: Union[str, Path], classes: 
         classes (Sequence[str]): Its classes.
         work_dir (str | Path): Where the run writes.
         **kwargs: :func:`adaptation_config`'s ``train``, ``iters``, ``lr``, ``batch_size``,
-            ``seed``, ``log_level``.
+            ``seed``, ``log_level``, ``schedule``.
 
     Returns:
         Path: ``<work_dir>/iter_<iters>.pth``.
+
+    Example:
+        >>> checkpoint = finetune(cfg, 'epoch_8.pth', 'train.txt', classes, 'work_dirs/a',
+        ...                       train='head', iters=60)  # doctest: +SKIP
     """
     from mmengine.registry import DefaultScope
     from mmengine.runner import Runner
@@ -170,7 +208,7 @@ def fit_linear_head(classifier, crops: Sequence[Union[str, np.ndarray]], labels:
     and the classifier itself is left as it was: the result is a new checkpoint.
 
     Args:
-        classifier (ImageClassificationInferencer): From :func:`mmcell.apis.init_classifier`.
+        classifier (CellClassificationInferencer): From :mod:`mmcell.apis`.
         crops (Sequence[str | np.ndarray]): Cell images (paths or BGR arrays).
         labels (Sequence[str]): Their classes (names of the classifier's classes).
         out (str | Path): Where the new checkpoint goes (its folder is made).
@@ -188,6 +226,11 @@ def fit_linear_head(classifier, crops: Sequence[Union[str, np.ndarray]], labels:
         ValueError: The head does not score ``head.fc(head.pre_logits(feats))`` (as
             ``LinearClsHead`` and CellViT's ``SparseAttentionHead`` do), or a label is not a
             class of the classifier.
+
+    Example:
+        >>> classifier = CellClassificationInferencer(config, checkpoint)  # doctest: +SKIP
+        >>> fit_linear_head(classifier, crops, labels, 'work_dirs/a/linear.pth')  # doctest: +SKIP
+        PosixPath('work_dirs/a/linear.pth')
     """
     from mmengine.registry import DefaultScope
     model = classifier.model
@@ -270,64 +313,39 @@ def reestimate_batchnorm(model: torch.nn.Module, batches: Iterable[dict]) -> int
     return len(norms)
 
 
-def stratified_split(labels: Sequence[str], holdout: float,
-                     seed: int = 0) -> Tuple[List[int], List[int]]:
-    """Split cells into a training and a held-back part, class by class, seeded.
-
-    Each class with at least two cells keeps ``round(holdout * n)`` of them (at least one, and
-    at least one for training) held back; a class with one cell trains.
-
-    Args:
-        labels (Sequence[str]): Each cell's class.
-        holdout (float): Share of each class held back, in [0, 1).
-        seed (int): Defaults to 0.
-
-    Returns:
-        tuple[list[int], list[int]]: Indices to train on and indices held back, sorted.
-
-    Example:
-        >>> labels = ['a'] * 10 + ['b'] * 4 + ['c']
-        >>> train, held = stratified_split(labels, 0.3, seed=0)
-        >>> len(train), len(held), sorted(labels[i] for i in held)
-        (11, 4, ['a', 'a', 'a', 'b'])
-    """
-    if not 0 <= holdout < 1:
-        raise ValueError(f'holdout must be in [0, 1), got {holdout}')
-    rng = np.random.default_rng(seed)
-    train, held = [], []
-    for name in sorted(set(labels)):
-        idx = [i for i, label in enumerate(labels) if label == name]
-        rng.shuffle(idx)
-        k = 0 if holdout == 0 or len(idx) < 2 else min(len(idx) - 1,
-                                                       max(1, round(holdout * len(idx))))
-        held += idx[:k]
-        train += idx[k:]
-    return sorted(train), sorted(held)
-
-
 def evaluate_crops(classifier, crops: Sequence[Union[str, np.ndarray]], labels: Sequence[str],
                    batch_size: int = 32) -> Dict:
-    """Accuracy, macro F1 over the classes the cells hold, and per-class recall.
+    """A classifier's figures on labelled cells: :func:`held_class_summary` of its predictions.
 
     Args:
-        classifier (ImageClassificationInferencer): From :func:`mmcell.apis.init_classifier`.
-        crops (Sequence[str | np.ndarray]): Cell images.
+        classifier (CellClassificationInferencer): From :mod:`mmcell.apis`.
+        crops (Sequence[str | np.ndarray]): Cell images (paths or BGR arrays).
         labels (Sequence[str]): Their true classes (names of the classifier's classes).
         batch_size (int): Defaults to 32.
 
     Returns:
-        dict: ``cells``, ``accuracy`` and ``macro_f1`` (percentages), ``recall`` (class ->
-        percentage, for the classes the cells hold) and ``predicted`` (one name per cell).
+        dict: :func:`held_class_summary`'s ``cells``, ``accuracy``, ``macro_f1`` and
+        ``recall``, and ``predicted`` (one class name per cell).
+
+    Example:
+        >>> from mmcell.apis import CellClassificationInferencer
+        >>> classifier = CellClassificationInferencer(config, checkpoint)  # doctest: +SKIP
+        >>> evaluate_crops(classifier, ['a.png', 'b.png'], ['neutrophil', 'lymphocyte'])
+        ... # doctest: +SKIP
+        {'cells': 2, 'accuracy': 50.0, 'macro_f1': 33.33, 'recall': {...}, 'predicted': [...]}
     """
-    from mmcell.apis import classify
-    predicted = [top[0][0] for top in classify(classifier, list(crops), topk=1,
-                                               batch_size=batch_size)]
-    return score_predictions(predicted, labels, classifier.classes)
+    predicted = [result['pred_class'] for result in classifier(list(crops),
+                                                                 batch_size=batch_size)]
+    return dict(held_class_summary(predicted, labels, classifier.classes), predicted=predicted)
 
 
-def score_predictions(predicted: Sequence[str], labels: Sequence[str],
-                      classes: Sequence[str]) -> Dict:
-    """:func:`evaluate_crops`'s figures for predictions already made.
+def held_class_summary(predicted: Sequence[str], labels: Sequence[str],
+                       classes: Sequence[str]) -> Dict:
+    """Accuracy, macro F1 and recall of predictions, over the classes the cells hold.
+
+    The rows of ``tools/test.py``'s report (:func:`mmcell.evaluation.report_rows`), summed up as
+    ``tools/analysis_tools/cross_domain.py``'s table does: a class that no cell holds is left
+    out of the macro F1 and the recalls.
 
     Args:
         predicted (Sequence[str]): Each cell's predicted class.
@@ -335,30 +353,35 @@ def score_predictions(predicted: Sequence[str], labels: Sequence[str],
         classes (Sequence[str]): The classifier's classes.
 
     Returns:
-        dict: As :func:`evaluate_crops`.
+        dict: ``cells``, ``accuracy`` and ``macro_f1`` (percentages, to 2 decimals) and
+        ``recall`` (class -> percentage, for the classes the cells hold).
 
     Example:
-        >>> r = score_predictions(['a', 'a', 'b', 'b'], ['a', 'b', 'b', 'b'], ['a', 'b', 'c'])
-        >>> r['accuracy'], r['recall']
-        (75.0, {'a': 100.0, 'b': 66.67})
+        >>> r = held_class_summary(['a', 'a', 'b', 'b'], ['a', 'b', 'b', 'b'], ['a', 'b', 'c'])
+        >>> r['accuracy'], r['macro_f1'], r['recall']
+        (75.0, 73.33, {'a': 100.0, 'b': 66.67})
     """
-    from mmpretrain.evaluation import SingleLabelMetric
     classes = list(classes)
-    predicted = list(predicted)
-    pred = torch.tensor([classes.index(p) for p in predicted])
-    target = torch.tensor([classes.index(t) for t in labels])
-    _, recall, f1, support = SingleLabelMetric.calculate(pred, target, average=None,
-                                                         num_classes=len(classes))
-    held = [i for i in range(len(classes)) if support[i] > 0]
-    return dict(cells=len(labels), accuracy=round(100 * float((pred == target).float().mean()), 2),
-                macro_f1=round(sum(float(f1[i]) for i in held) / max(len(held), 1), 2),
-                recall={classes[i]: round(float(recall[i]), 2) for i in held},
-                predicted=predicted)
+    rows, _ = report_rows(torch.tensor([classes.index(p) for p in predicted]),
+                          torch.tensor([classes.index(t) for t in labels]), classes)
+    held = [row for row in rows[:len(classes)] if row['support'] > 0]
+    return dict(cells=len(labels), accuracy=round(rows[len(classes)]['f1-score'], 2),
+                macro_f1=round(sum(row['f1-score'] for row in held) / len(held), 2),
+                recall={row['name']: round(row['recall'], 2) for row in held})
 
 
 def iterations_for(cells: int, batch_size: int = 16, epochs: float = 30,
                    least: int = 60) -> int:
     """Iterations that show each cell about ``epochs`` times, and at least ``least``.
+
+    Args:
+        cells (int): Cells to train on.
+        batch_size (int): Defaults to 16.
+        epochs (float): Passes over the cells. Defaults to 30.
+        least (int): The fewest iterations. Defaults to 60.
+
+    Returns:
+        int: ``max(least, ceil(epochs * cells / batch_size))``.
 
     Example:
         >>> iterations_for(100), iterations_for(10)

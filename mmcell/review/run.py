@@ -95,7 +95,7 @@ class SmearRun:
         Args:
             image (str): The image's path, as given.
             img (np.ndarray): The image, BGR.
-            cells (list[dict]): Its detections (:func:`mmcell.apis.count_cells`'s ``cells``).
+            cells (list[dict]): Its detections (:class:`mmcell.apis.SmearInferencer`'s ``cells``).
             crops (Sequence[np.ndarray], optional): One crop per white cell (the cells with a
                 ``cell_class``), in their order. Needed when the run saves crops.
         """

@@ -1,4 +1,4 @@
-"""Calibrated probabilities: temperature and vector scaling, ECE, Brier score, reliability diagrams.
+"""Calibrated probabilities: temperature and vector scaling, ECE, Brier score, reliability bins.
 
 Temperature scaling (Guo et al., ICML 2017) divides the logits by one number ``T`` fitted on
 validation logits by minimising the negative log-likelihood; vector scaling fits a scale and a
@@ -18,7 +18,7 @@ Conventions: ``probs`` are (N, C) probabilities, ``labels`` (N,) class indices; 
 the top-1 probability; the ``num_bins`` equal-width bins are ``(m/M, (m+1)/M]`` (the first also
 holds confidence 0).
 """
-from typing import Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import NamedTuple, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -26,8 +26,7 @@ import torch.nn.functional as F
 
 __all__ = [
     'fit_temperature', 'apply_temperature', 'fit_vector_scaling', 'apply_vector_scaling',
-    'expected_calibration_error', 'brier_score', 'ReliabilityBins', 'reliability_bins',
-    'reliability_diagram'
+    'expected_calibration_error', 'brier_score', 'ReliabilityBins', 'reliability_bins'
 ]
 
 ArrayLike = Union[torch.Tensor, np.ndarray, Sequence]
@@ -300,51 +299,3 @@ def brier_score(probs: ArrayLike, labels: ArrayLike) -> float:
     onehot = np.zeros_like(probs)
     onehot[np.arange(labels.size), labels] = 1
     return float(((probs - onehot)**2).sum(axis=1).mean())
-
-
-def reliability_diagram(curves: Mapping[str, Tuple[ArrayLike, ArrayLike]], num_bins: int = 15,
-                        title: Optional[str] = None):
-    """A reliability diagram with several curves (e.g. before and after calibration) on one axes.
-
-    Each curve plots accuracy against mean confidence of the non-empty bins, its legend entry
-    giving the ECE; the diagonal is perfect calibration.
-
-    Args:
-        curves (Mapping[str, tuple]): Legend name -> ``(probs, labels)``.
-        num_bins (int): Bins over [0, 1]. Defaults to 15.
-        title (str, optional): Axes title. Defaults to None.
-
-    Returns:
-        matplotlib.figure.Figure: The figure (not shown; save it with ``fig.savefig(path)``).
-
-    Raises:
-        ValueError: If ``curves`` is empty, or as :func:`reliability_bins`.
-
-    Example:
-        >>> import torch
-        >>> logits = torch.tensor([[3., 0.], [0., 3.], [3., 0.]])
-        >>> labels = torch.tensor([0, 1, 1])
-        >>> fig = reliability_diagram({'uncalibrated': (logits.softmax(1), labels),
-        ...                            'T = 2': (apply_temperature(logits, 2.), labels)})
-        >>> [t.get_text().split(' (')[0] for t in fig.axes[0].get_legend().get_texts()]
-        ['perfect calibration', 'uncalibrated', 'T = 2']
-    """
-    from matplotlib.figure import Figure  # no pyplot: no backend or global state needed
-    if not curves:
-        raise ValueError('no curves to draw')
-    fig = Figure(figsize=(5, 5))
-    ax = fig.add_subplot()
-    ax.plot([0, 1], [0, 1], color='grey', linestyle='--', label='perfect calibration')
-    for name, (probs, labels) in curves.items():
-        bins = reliability_bins(probs, labels, num_bins)
-        filled = bins.count > 0
-        ece = expected_calibration_error(probs, labels, num_bins)
-        ax.plot(bins.confidence[filled], bins.accuracy[filled], marker='o',
-                label=f'{name} (ECE {100 * ece:.1f}%)')
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel='confidence (top-1 probability)',
-           ylabel='accuracy', aspect='equal')
-    if title:
-        ax.set_title(title)
-    ax.legend(loc='upper left')
-    fig.tight_layout()
-    return fig

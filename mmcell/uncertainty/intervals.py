@@ -11,14 +11,23 @@ of the patient's white cells; it says nothing of classification errors (see
 Unidentified cells (those the classifier declined, see
 :func:`~mmcell.uncertainty.conformal.unidentified`) are counted once, apart: they are in no
 class, and the class percentages are of the identified cells, so they add up to 100.
+
+A white-cell differential (:func:`white_cell_differential`) is over leukocytes only, as CLSI H20
+and ICSH practice has it: nucleated red cells are reported per 100 white cells, and what the
+classifier calls a platelet (or a smudge cell) is not a white cell and is counted apart.
 """
-from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
-__all__ = ['proportion_interval', 'correct_counts', 'DifferentialRow', 'Differential',
-           'differential_counts']
+__all__ = ['NOT_WHITE_CLASSES', 'NUCLEATED_RED_CLASSES', 'proportion_interval', 'correct_counts',
+           'DifferentialRow', 'Differential', 'differential_counts', 'white_cell_differential']
+
+#: Classifier classes that are nucleated red cells (PBC's and Munich AML's names).
+NUCLEATED_RED_CLASSES = ('erythroblast', 'EBO')
+#: Classifier classes that are not white cells (platelets; Munich AML's smudge cells).
+NOT_WHITE_CLASSES = ('platelet', 'KSC')
 
 
 def proportion_interval(count: int, total: int, confidence: float = 0.95) -> Tuple[float, float]:
@@ -142,6 +151,10 @@ class Differential(NamedTuple):
         unidentified_percent (float): ``100 * unidentified / total`` (NaN for no cells).
         unidentified_ci (tuple[float, float]): Its confidence interval, in %.
         confidence (float): The confidence level of the intervals.
+        nucleated_red (dict[str, int]): A white-cell differential's nucleated red cells per
+            class (in no row; see :func:`white_cell_differential`). Defaults to empty.
+        not_white (dict[str, int]): Cells the classifier called something other than a white
+            cell (platelets...), in no row. Defaults to empty.
     """
     rows: List[DifferentialRow]
     identified: int
@@ -150,6 +163,14 @@ class Differential(NamedTuple):
     unidentified_percent: float
     unidentified_ci: Tuple[float, float]
     confidence: float
+    nucleated_red: Dict[str, int] = {}
+    not_white: Dict[str, int] = {}
+
+    @property
+    def nucleated_red_per_100(self) -> float:
+        """Nucleated red cells per 100 identified white cells (NaN for no white cell)."""
+        count = sum(self.nucleated_red.values())
+        return 100 * count / self.identified if self.identified else float('nan')
 
     def table(self) -> str:
         """The count as a plain-text table (one line per class, then the unidentified cells).
@@ -181,6 +202,11 @@ class Differential(NamedTuple):
         lines.append(f'{"unidentified":<14}{self.unidentified:>7}'
                      f'{self.unidentified_percent:>9.1f}   {low:.1f}-{high:.1f} '
                      f'(of all {self.total} cells)')
+        for name, count in self.nucleated_red.items():
+            per_100 = 100 * count / self.identified if self.identified else float('nan')
+            lines.append(f'{name:<14}{count:>7}   {per_100:.1f} per 100 white cells')
+        for name, count in self.not_white.items():
+            lines.append(f'{name:<14}{count:>7}   not a white cell, counted apart')
         return '\n'.join(lines)
 
 
@@ -276,3 +302,70 @@ def differential_counts(labels: Sequence[Union[str, int]], classes: Sequence[str
             None if corrected_share is None else float(corrected_share[k])))
     percent, low, high = _percent_ci(unidentified, total, confidence)
     return Differential(rows, identified, unidentified, total, percent, (low, high), confidence)
+
+
+def white_cell_differential(labels: Sequence[str], classes: Sequence[str],
+                            unidentified_label: str = 'unidentified', confidence: float = 0.95,
+                            confusion: Optional[Union[np.ndarray, torch.Tensor]] = None,
+                            nucleated_red: Sequence[str] = NUCLEATED_RED_CLASSES,
+                            not_white: Sequence[str] = NOT_WHITE_CLASSES) -> Differential:
+    """A haematologist's white-cell differential of the cells a smear's detector called white.
+
+    The rows and percentages are over the leukocyte classes only (they sum to 100 over the
+    identified white cells). Nucleated red cells (``nucleated_red``) are counted apart and
+    reported per 100 white cells; cells called ``not_white`` (a platelet in a white-cell box)
+    are counted apart; unidentified cells as in :func:`differential_counts`. With
+    ``confusion`` (over all ``classes``) the counts are corrected over all classes first and the
+    white-cell rows' corrected percentages are of the corrected white cells.
+
+    Args:
+        labels (Sequence[str]): Per cell, a class name or ``unidentified_label``.
+        classes (Sequence[str]): The classifier's classes.
+        unidentified_label (str): Defaults to ``'unidentified'``.
+        confidence (float): Level of the intervals. Defaults to 0.95.
+        confusion (ndarray | Tensor, optional): As for :func:`differential_counts`, over all
+            ``classes``. Defaults to None.
+        nucleated_red (Sequence[str]): Classes that are nucleated red cells. Defaults to
+            :data:`NUCLEATED_RED_CLASSES`.
+        not_white (Sequence[str]): Classes that are not white cells. Defaults to
+            :data:`NOT_WHITE_CLASSES`.
+
+    Returns:
+        Differential: Rows of the leukocyte classes, with ``nucleated_red`` and ``not_white``
+        filled (each class of ``classes`` that is one of them).
+
+    Raises:
+        ValueError: As :func:`differential_counts`, or when no class is a leukocyte.
+
+    Example:
+        >>> classes = ['erythroblast', 'lymphocyte', 'neutrophil', 'platelet']
+        >>> labels = ['neutrophil'] * 6 + ['lymphocyte'] * 2 + ['erythroblast', 'platelet']
+        >>> diff = white_cell_differential(labels, classes)
+        >>> [(row.name, row.count, round(row.percent, 1)) for row in diff.rows]
+        [('lymphocyte', 2, 25.0), ('neutrophil', 6, 75.0)]
+        >>> diff.nucleated_red, diff.nucleated_red_per_100, diff.not_white
+        ({'erythroblast': 1}, 12.5, {'platelet': 1})
+    """
+    classes = list(classes)
+    everything = differential_counts(labels, classes, unidentified_label, confidence, confusion)
+    red = {c: row.count for c, row in zip(classes, everything.rows) if c in nucleated_red}
+    apart = {c: row.count for c, row in zip(classes, everything.rows) if c in not_white}
+    white = [row for row in everything.rows if row.name not in red and row.name not in apart]
+    if not white:
+        raise ValueError(f'none of the classes {classes} is a white cell')
+    identified = sum(row.count for row in white)
+    corrected_total = (sum(row.corrected_count for row in white) if confusion is not None
+                       else None)
+    rows = []
+    for row in white:
+        percent, low, high = _percent_ci(row.count, identified, confidence)
+        share = None
+        if corrected_total is not None:
+            share = 100 * row.corrected_count / corrected_total if corrected_total > 0 \
+                else float('nan')
+        rows.append(DifferentialRow(row.name, row.count, percent, low, high,
+                                    row.corrected_count, share))
+    total = identified + everything.unidentified
+    percent, low, high = _percent_ci(everything.unidentified, total, confidence)
+    return Differential(rows, identified, everything.unidentified, total, percent, (low, high),
+                        confidence, red, apart)

@@ -5,9 +5,10 @@ the model was not trained on): calibration before and after (ECE, Brier score), 
 prediction sets' coverage at several targets, what the state's rejection does to the known
 cells (share sent to ``unidentified``, accuracy of the rest) and to the unknown ones (share
 caught), and per trust score the known-vs-unknown AUROC and the unknown cells caught at the
-threshold fitted on the validation split. :func:`write_trust_report` writes it as JSON, text and
-two pictures (reliability diagram, risk-coverage curves); ``tools/test.py`` calls both when the
-checkpoint has a trust state beside it.
+threshold fitted on the validation split. :func:`write_trust_report` writes it as JSON and
+text; its two pictures (reliability diagram, risk-coverage curves) are drawn by
+:func:`mmcell.visualization.trust_plots.draw_trust_report`. ``tools/test.py`` gets all of them
+from :class:`mmcell.evaluation.TrustMetric` when the checkpoint has a trust state beside it.
 """
 import json
 import os.path as osp
@@ -15,10 +16,10 @@ from typing import Dict, List, Optional, Sequence
 
 import torch
 
-from .calibration import brier_score, expected_calibration_error, reliability_diagram
+from .calibration import brier_score, expected_calibration_error
 from .conformal import class_coverage, prediction_sets, unidentified
 from .outputs import ClassifierOutputs
-from .scores import known_unknown_auroc, risk_coverage_figure
+from .scores import known_unknown_auroc
 from .state import TrustState
 
 __all__ = ['format_trust_report', 'trust_report', 'write_trust_report']
@@ -159,25 +160,38 @@ def format_trust_report(report: Dict[str, object]) -> str:
 
 
 def write_trust_report(report: Dict[str, object], out_dir: str) -> List[str]:
-    """Write ``trust_report.json``, ``trust_report.txt``, ``reliability_diagram.png`` and
-    ``risk_coverage.png`` into ``out_dir``; return their paths."""
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    curves = report['curves']
-    paths = [osp.join(out_dir, name) for name in ('trust_report.json', 'trust_report.txt',
-                                                  'reliability_diagram.png',
-                                                  'risk_coverage.png')]
+    """Write a trust report's figures as ``trust_report.json`` and ``trust_report.txt``.
+
+    The JSON holds everything but the ``curves`` (the arrays behind the pictures, which
+    :func:`mmcell.visualization.trust_plots.draw_trust_report` draws); the text is
+    :func:`format_trust_report`.
+
+    Args:
+        report (dict): From :func:`trust_report`.
+        out_dir (str): An existing folder.
+
+    Returns:
+        list[str]: The two files written.
+
+    Example:
+        >>> import json, tempfile, torch
+        >>> from pathlib import Path
+        >>> from mmcell.uncertainty import ClassifierOutputs, ModelFingerprint, TrustState
+        >>> g = torch.Generator().manual_seed(0)
+        >>> labels = torch.arange(400) % 2
+        >>> logits = 3 * torch.nn.functional.one_hot(labels, 2) + torch.randn(400, 2, generator=g)
+        >>> state = TrustState.fit(ModelFingerprint(('a', 'b'), 'cfg.py', '0' * 64),
+        ...                        logits[:200], labels[:200], coverage=0.9)
+        >>> report = trust_report(state, ClassifierOutputs(logits[200:], torch.zeros(200, 1),
+        ...                                                labels[200:]), coverages=(0.9, ))
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     paths = write_trust_report(report, folder)
+        ...     sorted(json.loads(Path(paths[0]).read_text()))
+        ['calibration', 'conformal', 'rejection', 'scores']
+    """
+    paths = [osp.join(out_dir, 'trust_report.json'), osp.join(out_dir, 'trust_report.txt')]
     with open(paths[0], 'w') as f:
         json.dump({k: v for k, v in report.items() if k != 'curves'}, f, indent=1)
     with open(paths[1], 'w') as f:
         f.write(format_trust_report(report) + '\n')
-    figure = reliability_diagram({'before calibration': (curves['raw'], curves['labels']),
-                                  'after': (curves['probs'], curves['labels'])})
-    figure.savefig(paths[2], dpi=120, bbox_inches='tight')
-    plt.close(figure)
-    figure = risk_coverage_figure({name: (values, curves['correct'])
-                                   for name, values in curves['scores'].items()})
-    figure.savefig(paths[3], dpi=120, bbox_inches='tight')
-    plt.close(figure)
     return paths

@@ -12,7 +12,8 @@ training classes):
 From pytorch-ood (pinned in requirements/stack.txt) come ``MaxSoftmax.score`` and
 ``EnergyBased.score`` (negated: pytorch-ood scores outliers high), the scoring of
 ``Mahalanobis.predict_features`` (half the smallest squared distance, negated and doubled
-here) and ``metrics.functional.auroc`` and ``aurra``. The Mahalanobis *fit* is ours: pytorch-ood's
+here) and ``metrics.functional.auroc`` (the risk-coverage figure, with pytorch-ood's ``aurra``,
+is drawn by :mod:`mmcell.visualization.trust_plots`). The Mahalanobis *fit* is ours: pytorch-ood's
 ``fit_features`` leaves the covariance undivided by the number of cells (so distances shrink as
 the training set grows) and adds a fixed ridge of 1e-6 whatever the scale of the features,
 asserting (not raising) on a missing class. :func:`fit_mahalanobis` divides by N and adds a
@@ -22,7 +23,7 @@ imported inside the functions, so ``import mmcell.uncertainty`` stays light.
 """
 import math
 from fractions import Fraction
-from typing import Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -30,7 +31,7 @@ import torch
 __all__ = [
     'max_softmax', 'negative_energy', 'MahalanobisFit', 'fit_mahalanobis', 'mahalanobis',
     'acceptance_threshold', 'known_unknown_auroc', 'unknown_acceptance', 'RiskCoverage',
-    'risk_coverage_curve', 'risk_coverage_figure'
+    'risk_coverage_curve'
 ]
 
 ArrayLike = Union[torch.Tensor, np.ndarray, Sequence]
@@ -332,43 +333,3 @@ def risk_coverage_curve(scores: ArrayLike, correct: ArrayLike) -> RiskCoverage:
     last = np.append(ranked[1:] != ranked[:-1], True)  # the last cell of each tie group
     accepted = np.arange(1, scores.size + 1)[last]
     return RiskCoverage(accepted / scores.size, hits[last] / accepted, ranked[last])
-
-
-def risk_coverage_figure(curves: Mapping[str, Tuple[ArrayLike, ArrayLike]],
-                         title: Optional[str] = None):
-    """Risk-coverage curves of several scores on one axes (accuracy of accepted vs share).
-
-    The legend gives each score's AURRA (pytorch-ood's area under the accuracy-response-rate
-    curve: the mean accuracy over all shares accepted; higher is better).
-
-    Args:
-        curves (Mapping[str, tuple]): Legend name -> ``(scores, correct)``.
-        title (str, optional): Axes title. Defaults to None.
-
-    Returns:
-        matplotlib.figure.Figure: The figure (save it with ``fig.savefig(path)``).
-
-    Raises:
-        ValueError: If ``curves`` is empty, or as :func:`risk_coverage_curve`.
-
-    Example:
-        >>> fig = risk_coverage_figure({'msp': ([0.9, 0.7, 0.6], [1, 1, 0])})
-        >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-        ['msp (AURRA 0.889)']
-    """
-    from matplotlib.figure import Figure
-    from pytorch_ood.metrics.functional import aurra
-    if not curves:
-        raise ValueError('no curves to draw')
-    fig = Figure(figsize=(5, 4))
-    ax = fig.add_subplot()
-    for name, (scores, correct) in curves.items():
-        curve = risk_coverage_curve(scores, correct)
-        area = aurra(_double(scores), _double(correct))
-        ax.step(curve.coverage, curve.accuracy, where='post', label=f'{name} (AURRA {area:.3f})')
-    ax.set(xlim=(0, 1), xlabel='share of cells accepted', ylabel='accuracy of accepted cells')
-    if title:
-        ax.set_title(title)
-    ax.legend(loc='lower left')
-    fig.tight_layout()
-    return fig

@@ -18,7 +18,7 @@ def class_activation(classifier, img: np.ndarray) -> dict:
 
     Args:
         classifier (ImageClassificationInferencer): A classifier with a ``GlobalAveragePooling``
-            neck and a head with a linear ``fc`` (see :func:`mmcell.apis.init_classifier`).
+            neck and a head with a linear ``fc`` (see :class:`mmcell.apis.CellClassificationInferencer`).
         img (np.ndarray): BGR image.
 
     Returns:

@@ -15,7 +15,7 @@ def detector_feature_maps(detector, img):
     """Backbone and neck outputs of an mmdet detector for one image.
 
     Args:
-        detector (DetInferencer | nn.Module): From :func:`mmcell.apis.init_detector` or
+        detector (DetInferencer | nn.Module): mmdet's ``DetInferencer`` or a model from
             ``mmdet.apis.init_detector``; its backbone gives C2.. and its neck P2...
         img (np.ndarray): BGR image.
 

@@ -61,7 +61,7 @@ def draw_field(img: np.ndarray,
 
     Args:
         img (np.ndarray): The field, BGR uint8 (H, W, 3).
-        cells (Sequence[dict]): Detections as :func:`mmcell.apis.count_cells` gives them:
+        cells (Sequence[dict]): Detections as :class:`mmcell.apis.SmearInferencer` gives them:
             ``box`` (x1, y1, x2, y2), ``label``, and for white cells ``cell_class`` and
             ``cell_score``.
         white_class (str): The detector class of white cells. Defaults to ``'WBC'``.

@@ -16,7 +16,7 @@ def sparse_attention(classifier, img):
 
     Args:
         classifier (ImageClassificationInferencer): A classifier whose head is
-            :class:`~mmcell.models.SparseAttentionHead` (see :func:`mmcell.apis.init_classifier`).
+            :class:`~mmcell.models.SparseAttentionHead` (see :class:`mmcell.apis.CellClassificationInferencer`).
         img (np.ndarray): BGR image.
 
     Returns:

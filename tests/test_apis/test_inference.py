@@ -1,92 +1,143 @@
 import csv
 import json
+from collections import Counter
 
 import mmcv
 import numpy as np
 import pytest
+from mmpretrain.apis import ImageClassificationInferencer
 
-from mmcell.apis import classify, count_cells, crop_cell, detect, init_classifier, init_detector
+from mmcell.apis import CellClassificationInferencer, SmearInferencer
+from mmcell.compat import UnsafeCheckpointError, safe_checkpoint_loading
+from mmcell.structures import crop_cell
 from mmcell.synthetic import SMEAR_CLASSES
-from mmcell.compat import UnsafeCheckpointError
 
 from ..conftest import PBC_CLASSES, run_tool
 
 
 @pytest.fixture(scope='module')
 def classifier(cell_classifier):
-    return init_classifier(*cell_classifier)
+    return CellClassificationInferencer(*cell_classifier)
 
 
 @pytest.fixture(scope='module')
-def detector(cell_detector):
-    return init_detector(*cell_detector)
+def smear_inferencer(cell_detector, cell_classifier):
+    return SmearInferencer(*cell_detector, *cell_classifier, show_progress=False)
 
 
 def smear(synthetic_data, name='Smear_00006'):
     return str(synthetic_data / 'bccd' / 'BCCD' / 'JPEGImages' / f'{name}.jpg')
 
 
-def test_classify_gives_topk_classes_most_probable_first(classifier, synthetic_data):
+def test_classifier_gives_mmpretrains_results_batched(classifier, cell_classifier,
+                                                      synthetic_data):
     cells = sorted((synthetic_data / 'pbc' / 'PBC_dataset_normal_DIB' / 'monocyte').iterdir())
-    ranked = classify(classifier, [str(cells[0]), mmcv.imread(cells[1])], topk=3)
-    assert len(ranked) == 2
-    for top in ranked:
-        names, probs = zip(*top)
-        assert len(top) == 3 and set(names) <= set(PBC_CLASSES) and len(set(names)) == 3
-        assert list(probs) == sorted(probs, reverse=True) and 0 < sum(probs) <= 1 + 1e-6
-    assert classify(classifier, [], topk=3) == []
-    assert len(classify(classifier, [str(cells[0])], topk=20)[0]) == 8  # at most all classes
+    results = classifier([str(cells[0]), mmcv.imread(cells[1])], batch_size=2)
+    assert len(results) == 2 and classifier.trust_state is None
+    for result in results:
+        assert result['pred_scores'].shape == (8, )
+        assert abs(result['pred_scores'].sum() - 1) < 1e-5
+        assert result['pred_class'] == PBC_CLASSES[result['pred_label']]
+        assert result['pred_score'] == pytest.approx(result['pred_scores'].max())
+        assert result['unidentified'] is False
+    quiet = classifier.classify([str(cells[0]), mmcv.imread(cells[1])], batch_size=1)
+    np.testing.assert_allclose(quiet[0]['pred_scores'], results[0]['pred_scores'], atol=1e-5)
+    # The same as mmpretrain's own inferencer on the same file.
+    with safe_checkpoint_loading():
+        plain = ImageClassificationInferencer(*cell_classifier, device='cpu')
+    np.testing.assert_allclose(plain(str(cells[0]))[0]['pred_scores'],
+                               results[0]['pred_scores'], atol=1e-5)
 
 
-def test_detect_whole_image_and_tiled(detector, synthetic_data):
-    img = mmcv.imread(smear(synthetic_data))
-    found = detect(detector, img, score_thr=0.0)
-    assert found['boxes'].shape == (6, 4) and len(found['labels']) == 6
-    assert set(found['labels']) <= set(SMEAR_CLASSES)
-    assert list(found['scores']) == sorted(found['scores'], reverse=True)
-    assert (found['boxes'][:, [0, 2]] <= 320 + 1e-3).all()
-    assert (found['boxes'][:, [1, 3]] <= 240 + 1e-3).all()
-    assert len(detect(detector, img, score_thr=1.01)['labels']) == 0
-    tiled = detect(detector, img, score_thr=0.0, tile_size=(160, 200))  # 2x2 tiles
-    assert len(tiled['labels']) >= 1
-    assert (tiled['boxes'][:, 2] <= 320 + 1e-3).all() and (tiled['boxes'][:, 3] <= 240 + 1e-3).all()
-
-
-def test_count_cells_classifies_each_cell_of_the_white_class(detector, classifier,
-                                                             synthetic_data):
-    found = detect(detector, smear(synthetic_data), score_thr=0.0)
-    white = max(set(found['labels']), key=found['labels'].count)  # random weights: any class
-    result = count_cells(detector, classifier, smear(synthetic_data), white_class=white,
-                         score_thr=0.0)
-    counts, cells = result['counts'], result['cells']
-    assert list(counts)[:3] == list(SMEAR_CLASSES)
-    assert list(counts)[3:] == [f'{white}:{c}' for c in (*PBC_CLASSES, 'unidentified')]
-    assert sum(counts[c] for c in SMEAR_CLASSES) == len(cells) == 6
-    assert sum(counts[f'{white}:{c}'] for c in PBC_CLASSES) == counts[white] >= 1
-    assert counts[f'{white}:unidentified'] == 0  # no trust state: every cell gets a class
-    assert result['differential'].identified == counts[white]
-    for cell in cells:
-        assert ('cell_class' in cell) == (cell['label'] == white)
-        if cell['label'] == white:
-            assert cell['cell_class'] in PBC_CLASSES and 0 < cell['cell_score'] <= 1
-
-
-def test_crop_cell_frames_the_box_and_pads_at_borders():
-    img = np.arange(100 * 100 * 3, dtype=np.uint8).reshape(100, 100, 3)
-    crop = crop_cell(img, (40, 40, 60, 50), context=2.0)  # side 2 x 20 around (50, 45)
-    assert crop.shape == (40, 40, 3)
-    np.testing.assert_array_equal(crop, img[25:65, 30:70])
-    corner = crop_cell(img, (0, 0, 20, 20), context=2.0)  # reaches 10 px past the corner
-    assert corner.shape == (40, 40, 3)
-    np.testing.assert_array_equal(corner[10:, 10:], img[:30, :30])
-    np.testing.assert_array_equal(corner[9, 10:], img[1, :30])  # reflected, edge not repeated
-
-
-def test_untrusted_checkpoint_is_refused_by_the_api(cell_classifier, evil_checkpoint):
+def test_untrusted_checkpoint_is_refused_by_the_inferencers(cell_classifier, cell_detector,
+                                                            evil_checkpoint):
     path, marker = evil_checkpoint
     with pytest.raises(UnsafeCheckpointError, match='refused to load checkpoint'):
-        init_classifier(cell_classifier[0], str(path))
+        CellClassificationInferencer(cell_classifier[0], str(path))
+    with pytest.raises(UnsafeCheckpointError, match='refused to load checkpoint'):
+        SmearInferencer(cell_detector[0], str(path))
     assert not marker.exists()
+
+
+def reference_counts(cell_detector, cell_classifier, images, white, score_thr):
+    """The smear pipeline as the earlier tools/infer.py ran it: mmdet's inference_detector on
+    each field, each white cell cropped and classified alone by mmpretrain's inferencer."""
+    from mmdet.apis import inference_detector, init_detector
+    with safe_checkpoint_loading():  # the classifier first: init_detector sets mmdet's scope
+        classifier = ImageClassificationInferencer(*cell_classifier, device='cpu')
+        detector = init_detector(*cell_detector, device='cpu')
+    counts = []
+    for path in images:
+        img = mmcv.imread(path)
+        pred = inference_detector(detector, img).pred_instances
+        keep = pred.scores >= score_thr
+        labels = [SMEAR_CLASSES[k] for k in pred.labels[keep]]
+        field = Counter(labels)
+        for box, label in zip(pred.bboxes[keep].numpy(), labels):
+            if label == white:
+                field[f'{white}:' + classifier(crop_cell(img, box))[0]['pred_class']] += 1
+        counts.append(field)
+    return counts
+
+
+def test_smear_inferencer_counts_as_the_earlier_pipeline(smear_inferencer, cell_detector,
+                                                         cell_classifier, synthetic_data):
+    images = [smear(synthetic_data, name) for name in ('Smear_00006', 'Smear_00007')]
+    result = smear_inferencer(images, batch_size=2, score_thr=0.0, white_class='RBC')
+    expected = reference_counts(cell_detector, cell_classifier, images, 'RBC', 0.0)
+    for field, reference in zip(result['fields'], expected):
+        assert list(field['counts'])[:3] == list(SMEAR_CLASSES)
+        assert list(field['counts'])[3:] == [f'RBC:{c}' for c in (*PBC_CLASSES, 'unidentified')]
+        assert {k: v for k, v in field['counts'].items() if v} == dict(reference)
+        whites = [c for c in field['cells'] if c['label'] == 'RBC']
+        assert len(field['crops']) == len(whites) == field['counts']['RBC']
+        assert all(c['cell_class'] in PBC_CLASSES and 0 < c['cell_score'] <= 1 for c in whites)
+        scores = [c['score'] for c in field['cells']]
+        assert scores == sorted(scores, reverse=True) and len(scores) == 6
+
+
+def test_smear_inferencer_differential_is_over_white_cells(smear_inferencer, synthetic_data):
+    images = [smear(synthetic_data, f'Smear_0000{k}') for k in range(6, 10)]
+    result = smear_inferencer(images, score_thr=0.0, white_class='RBC')
+    diff = result['differential']
+    classified = Counter(c['cell_class'] for f in result['fields'] for c in f['cells']
+                         if 'cell_class' in c)
+    assert [row.name for row in diff.rows] == ['basophil', 'eosinophil', 'ig', 'lymphocyte',
+                                               'monocyte', 'neutrophil']
+    assert diff.identified == sum(row.count for row in diff.rows) > 0
+    assert sum(row.percent for row in diff.rows) == pytest.approx(100)
+    assert diff.nucleated_red == {'erythroblast': classified['erythroblast']}
+    assert diff.not_white == {'platelet': classified['platelet']}
+    assert diff.identified + sum(diff.nucleated_red.values()) + sum(
+        diff.not_white.values()) == sum(classified.values())
+
+
+def test_smear_inferencer_tiles_large_fields(smear_inferencer, synthetic_data):
+    result = smear_inferencer(smear(synthetic_data), score_thr=0.0, tile_size=(160, 200),
+                              white_class='RBC')
+    (field, ) = result['fields']
+    boxes = np.array([c['box'] for c in field['cells']])
+    assert len(boxes) >= 1
+    assert (boxes[:, 2] <= 320 + 1e-3).all() and (boxes[:, 3] <= 240 + 1e-3).all()
+
+
+def test_smear_inferencer_skips_unreadable_fields_and_names_them(smear_inferencer,
+                                                                 synthetic_data, tmp_path):
+    broken = tmp_path / 'broken.jpg'
+    broken.write_bytes(b'\xff\xd8\xff not really a jpeg')
+    result = smear_inferencer([smear(synthetic_data), str(broken)], score_thr=0.0,
+                              white_class='RBC', out_dir=str(tmp_path / 'out'), report=True)
+    assert [path for path, _ in result['skipped']] == [str(broken)]
+    assert len(result['fields']) == 1
+    record = json.loads((tmp_path / 'out' / 'run.json').read_text())
+    assert [s['image'] for s in record['skipped']] == [str(broken)]
+    assert (tmp_path / 'out' / 'review.html').is_file()
+    with open(tmp_path / 'out' / 'differential.csv') as f:
+        rows = {r['class']: r for r in csv.DictReader(f)}
+    assert 'erythroblast' in rows and rows['erythroblast']['percent'] == ''
+    assert 'platelet (not a white cell)' in rows
+    with pytest.raises(ValueError, match="white_class 'Blast' is not one of"):
+        smear_inferencer(smear(synthetic_data), white_class='Blast')
 
 
 @pytest.mark.subprocess
@@ -117,10 +168,11 @@ def test_infer_tool_smear_pipeline_writes_counts(cell_classifier, cell_detector,
     images = synthetic_data / 'bccd' / 'BCCD' / 'JPEGImages' / 'Smear_0000[67].jpg'
     for stale in ('review.html', 'run.json'):  # an earlier --report run's page, now outdated
         (tmp_path / stale).write_text('old')
-    run_tool('tools/infer.py', images, '--detector', *cell_detector, '--classifier',
-             *cell_classifier, '--score-thr', '0', '--white-class', 'RBC', '--no-pictures',
-             '--out-dir', tmp_path)
+    proc = run_tool('tools/infer.py', images, '--detector', *cell_detector, '--classifier',
+                    *cell_classifier, '--score-thr', '0', '--white-class', 'RBC',
+                    '--no-pictures', '--out-dir', tmp_path)
     assert not (tmp_path / 'fields').exists() and not (tmp_path / 'review.html').exists()
+    assert 'per 100 white cells' in proc.stdout and 'not a white cell' in proc.stdout
     with open(tmp_path / 'counts.csv') as f:
         counts = list(csv.DictReader(f))
     names = [c['image'].rsplit('/', 1)[-1] for c in counts]

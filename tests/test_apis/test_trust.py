@@ -6,7 +6,7 @@ import shutil
 import pytest
 import torch
 
-from mmcell.apis import classify, count_cells, init_classifier, init_detector
+from mmcell.apis import CellClassificationInferencer, SmearInferencer
 from mmcell.uncertainty import (ModelFingerprint, TrustState, collect_outputs, correct_counts,
                                 model_fingerprint, trust_state_path)
 
@@ -21,7 +21,7 @@ def trusted_classifier(cell_classifier, synthetic_data, tmp_path_factory):
     folder = tmp_path_factory.mktemp('trusted')
     copy = str(folder / 'epoch_1.pth')
     shutil.copy(checkpoint, copy)
-    classifier = init_classifier(config, copy)
+    classifier = CellClassificationInferencer(config, copy)
     assert classifier.trust_state is None  # nothing beside the checkpoint yet
     crops = sorted(str(p) for p in (synthetic_data / 'pbc' / 'PBC_dataset_normal_DIB').rglob(
         '*.jpg'))
@@ -37,17 +37,19 @@ def trusted_classifier(cell_classifier, synthetic_data, tmp_path_factory):
 def test_the_state_beside_the_checkpoint_is_found_and_calibrates(trusted_classifier,
                                                                    synthetic_data):
     config, checkpoint, state = trusted_classifier
-    classifier = init_classifier(config, checkpoint)
+    classifier = CellClassificationInferencer(config, checkpoint)
     assert classifier.trust_state.fingerprint == state.fingerprint
-    assert init_classifier(config, checkpoint, trust=None).trust_state is None
+    assert CellClassificationInferencer(config, checkpoint, trust=None).trust_state is None
     crop = str(next((synthetic_data / 'pbc' / 'PBC_dataset_normal_DIB' / 'ig').iterdir()))
-    ranked = classify(classifier, [crop], topk=8)[0]
+    trusted = classifier([crop])[0]
     # Temperature scaling is shift-invariant: log-probabilities stand in for the logits.
-    plain = classify(init_classifier(config, checkpoint, trust=None), [crop], topk=8)[0]
-    calibrated = state.calibrate(torch.log(torch.tensor([[dict(plain)[c] for c in
-                                                            PBC_CLASSES]]).double()).float())
-    assert [p for _, p in ranked] == pytest.approx(
-        sorted(calibrated[0].tolist(), reverse=True), abs=1e-4)
+    plain = CellClassificationInferencer(config, checkpoint, trust=None)([crop])[0]
+    calibrated = state.calibrate(torch.log(torch.tensor(plain['pred_scores'][None]).double())
+                                 .float())
+    assert trusted['pred_scores'] == pytest.approx(calibrated[0].numpy(), abs=1e-4)
+    assert set(trusted['prediction_set']) <= set(PBC_CLASSES)
+    if len(trusted['prediction_set']) != 1:  # not exactly one class: unidentified
+        assert trusted['unidentified']
 
 
 def test_a_state_for_another_model_is_refused_naming_both(trusted_classifier, tmp_path):
@@ -57,29 +59,32 @@ def test_a_state_for_another_model_is_refused_naming_both(trusted_classifier, tm
     path = tmp_path / 'other.trust.pth'
     other.save(path)
     with pytest.raises(ValueError) as err:
-        init_classifier(config, checkpoint, trust=str(path))
+        CellClassificationInferencer(config, checkpoint, trust=str(path))
     assert 'f' * 64 in str(err.value) and state.fingerprint.weights_sha256 in str(err.value)
 
 
 def test_unidentified_cells_are_counted_once_and_in_no_class(trusted_classifier, cell_detector,
                                                              synthetic_data):
     config, checkpoint, state = trusted_classifier
-    classifier, detector = init_classifier(config, checkpoint), init_detector(*cell_detector)
+    smear_inferencer = SmearInferencer(*cell_detector, config, checkpoint, show_progress=False)
     smear = str(synthetic_data / 'bccd' / 'BCCD' / 'JPEGImages' / 'Smear_00006.jpg')
     for coverage in (0.5, 0.9):  # 0.9 needs 9 cells a class: refused (5 here), naming the class
         if coverage == 0.9:
             with pytest.raises(ValueError, match='needs at least 9'):
-                count_cells(detector, classifier, smear, 'RBC', 0.0, coverage=coverage)
+                smear_inferencer(smear, white_class='RBC', score_thr=0.0, coverage=coverage)
             continue
-        result = count_cells(detector, classifier, smear, 'RBC', 0.0, coverage=coverage)
-        whites = [c for c in result['cells'] if c['label'] == 'RBC']
-        counts = result['counts']
+        result = smear_inferencer(smear, white_class='RBC', score_thr=0.0, coverage=coverage)
+        (field, ) = result['fields']
+        whites = [c for c in field['cells'] if c['label'] == 'RBC']
+        counts = field['counts']
         out = [c for c in whites if c['unidentified']]
         assert counts['RBC:unidentified'] == len(out)
         assert all(c['cell_class'] == 'unidentified' for c in out)
         assert sum(counts[f'RBC:{c}'] for c in (*PBC_CLASSES, 'unidentified')) == len(whites)
         diff = result['differential']
-        assert diff.unidentified == len(out) and diff.identified == len(whites) - len(out)
+        apart = sum(diff.nucleated_red.values()) + sum(diff.not_white.values())
+        assert diff.unidentified == len(out)
+        assert diff.identified == len(whites) - len(out) - apart
 
 
 @pytest.mark.subprocess
@@ -105,11 +110,15 @@ def test_infer_corrects_counts_with_the_states_confusion(trusted_classifier, cel
     with open(tmp_path / 'plain' / 'differential.csv') as f:
         plain = list(csv.DictReader(f))
     assert [r['count'] for r in rows] == [r['count'] for r in plain]  # the same cells
-    classes = [r for r in rows if r['class'] != 'unidentified']
-    observed = [int(r['count']) for r in rows]  # the classes, then unidentified
-    expected = correct_counts(observed, state.confusion, PBC_CLASSES)
-    assert [float(r['corrected_count']) for r in classes] == pytest.approx(expected, abs=0.05)
-    assert sum(float(r['corrected_percent']) for r in classes) == pytest.approx(100, abs=0.5)
+    count = {r['class'].replace(' (not a white cell)', ''): int(r['count']) for r in rows}
+    observed = [count[c] for c in (*PBC_CLASSES, 'unidentified')]
+    expected = dict(zip(PBC_CLASSES, correct_counts(observed, state.confusion, PBC_CLASSES)))
+    white = [r for r in rows if r['corrected_percent']]  # the white-cell rows
+    assert [r['class'] for r in white] == ['basophil', 'eosinophil', 'ig', 'lymphocyte',
+                                           'monocyte', 'neutrophil']
+    assert [float(r['corrected_count']) for r in white] == pytest.approx(
+        [expected[r['class']] for r in white], abs=0.05)
+    assert sum(float(r['corrected_percent']) for r in white) == pytest.approx(100, abs=0.5)
     # a coverage other than the one the confusion was counted at is refused, naming both
     proc = run_tool('tools/infer.py', *common, '--correct-counts', '--coverage', '0.6',
                     '--out-dir', tmp_path / 'other', check=False)
@@ -123,7 +132,8 @@ def test_infer_correct_counts_needs_a_trust_state(cell_classifier, cell_detector
     proc = run_tool('tools/infer.py', smear, '--detector', *cell_detector, '--classifier',
                     *cell_classifier, '--correct-counts', '--out-dir', tmp_path, check=False)
     assert proc.returncode != 0
-    assert f'--correct-counts needs a trust state beside {cell_classifier[1]}' in proc.stderr
+    assert 'correct_counts needs a trust state beside' in proc.stderr
+    assert cell_classifier[1] in proc.stderr
 
 
 def test_the_default_classifier_takes_a_trust_state_in_the_smear_pipeline(
@@ -131,7 +141,7 @@ def test_the_default_classifier_takes_a_trust_state_in_the_smear_pipeline(
     config, checkpoint = lite_classifier
     copy = str(tmp_path / 'epoch_6.pth')
     shutil.copy(checkpoint, copy)
-    classifier = init_classifier(config, copy)
+    classifier = CellClassificationInferencer(config, copy)
     crops = sorted(str(p) for p in (synthetic_data / 'pbc' / 'PBC_dataset_normal_DIB').rglob(
         '*.jpg'))
     outputs = collect_outputs(classifier.model, classifier.preprocess(crops, batch_size=8))
@@ -140,12 +150,12 @@ def test_the_default_classifier_takes_a_trust_state_in_the_smear_pipeline(
     TrustState.fit(model_fingerprint(classifier.model, PBC_CLASSES, config), outputs.logits,
                    labels, train_features=outputs.features, train_labels=labels,
                    val_features=outputs.features, coverage=0.5).save(trust_state_path(copy))
-    trusted = init_classifier(config, copy)
+    trusted = CellClassificationInferencer(config, copy)
     assert trusted.trust_state is not None
     smear = str(synthetic_data / 'bccd' / 'BCCD' / 'JPEGImages' / 'Smear_00006.jpg')
-    result = count_cells(init_detector(*cell_detector), trusted, smear, white_class='RBC',
-                         score_thr=0.0)
-    white = [c for c in result['cells'] if c['label'] == 'RBC']
+    (field, ) = SmearInferencer(*cell_detector, config, copy, show_progress=False)(
+        smear, white_class='RBC', score_thr=0.0)['fields']
+    white = [c for c in field['cells'] if c['label'] == 'RBC']
     assert white and all(c['cell_class'] in (*PBC_CLASSES, 'unidentified') for c in white)
-    assert sum(result['counts'][f'RBC:{c}'] for c in (*PBC_CLASSES, 'unidentified')) == \
+    assert sum(field['counts'][f'RBC:{c}'] for c in (*PBC_CLASSES, 'unidentified')) == \
         len(white)

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from mmcell.apis import classify, init_classifier
+from mmcell.apis import CellClassificationInferencer
+from mmcell.compat.checkpoint_loading import load_local_checkpoint
 from mmcell.review import evaluate_crops, fit_linear_head, reestimate_batchnorm
 
 from ..conftest import PBC_CLASSES, load_tool
@@ -19,13 +20,13 @@ def crops_of(synthetic_data):
 
 
 def state(path):
-    return torch.load(path, map_location='cpu', weights_only=True)['state_dict']
+    return load_local_checkpoint(str(path), map_location='cpu')['state_dict']
 
 
 def test_fit_linear_head_changes_only_the_head_and_fits_the_cells(lite_classifier,
                                                                   synthetic_data, tmp_path):
     crops, labels = crops_of(synthetic_data)  # 8 classes x 5 crops
-    classifier = init_classifier(*lite_classifier, trust=None)
+    classifier = CellClassificationInferencer(*lite_classifier, trust=None)
     before = evaluate_crops(classifier, crops, labels)
     out = fit_linear_head(classifier, crops, labels, tmp_path / 'linear.pth')
     old, new = state(lite_classifier[1]), state(out)
@@ -34,8 +35,8 @@ def test_fit_linear_head_changes_only_the_head_and_fits_the_cells(lite_classifie
     assert changed == ['head.fc.bias', 'head.fc.weight']
     # the classifier passed in is left as it was
     assert torch.equal(classifier.model.head.fc.weight, old['head.fc.weight'])
-    after = evaluate_crops(init_classifier(lite_classifier[0], str(out), trust=None), crops,
-                           labels)
+    refitted = CellClassificationInferencer(lite_classifier[0], str(out), trust=None)
+    after = evaluate_crops(refitted, crops, labels)
     assert before['accuracy'] < 40 and after['accuracy'] >= 90  # ImageNet features separate them
     meta = torch.load(out, map_location='cpu', weights_only=True)['meta']
     assert list(meta['dataset_meta']['classes']) == list(PBC_CLASSES)
@@ -47,10 +48,10 @@ def test_fit_linear_head_refuses_what_it_cannot_fit(lite_classifier, synthetic_d
     vit = (str(vit), save_random_checkpoint(vit, tmp_path / 'vit.pth', PBC_CLASSES))
     crops, labels = crops_of(synthetic_data)
     with pytest.raises(ValueError, match=r"labels \['blast'\] are not classes"):
-        fit_linear_head(init_classifier(*lite_classifier, trust=None), crops[:2],
+        fit_linear_head(CellClassificationInferencer(*lite_classifier, trust=None), crops[:2],
                         ['blast', labels[1]], tmp_path / 'x.pth')
     with pytest.raises(ValueError, match='VisionTransformerClsHead has no final linear layer'):
-        fit_linear_head(init_classifier(*vit, trust=None), crops[:2], labels[:2],
+        fit_linear_head(CellClassificationInferencer(*vit, trust=None), crops[:2], labels[:2],
                         tmp_path / 'x.pth')
     assert not (tmp_path / 'x.pth').exists()
 
@@ -58,8 +59,8 @@ def test_fit_linear_head_refuses_what_it_cannot_fit(lite_classifier, synthetic_d
 def test_fit_linear_head_fits_cellvit_sparse_head_too(cell_classifier, synthetic_data,
                                                       tmp_path):
     crops, labels = crops_of(synthetic_data)
-    out = fit_linear_head(init_classifier(*cell_classifier, trust=None), crops, labels,
-                          tmp_path / 'linear.pth')
+    out = fit_linear_head(CellClassificationInferencer(*cell_classifier, trust=None), crops,
+                          labels, tmp_path / 'linear.pth')
     old, new = state(cell_classifier[1]), state(out)
     assert sorted(k for k in old if not torch.equal(old[k], new[k])) == ['head.fc.bias',
                                                                         'head.fc.weight']
@@ -67,7 +68,7 @@ def test_fit_linear_head_fits_cellvit_sparse_head_too(cell_classifier, synthetic
 
 def test_reestimate_batchnorm_takes_the_statistics_of_the_cells(lite_classifier, synthetic_data):
     crops, _ = crops_of(synthetic_data)
-    classifier = init_classifier(*lite_classifier, trust=None)
+    classifier = CellClassificationInferencer(*lite_classifier, trust=None)
     model = classifier.model
     weights = {k: v.clone() for k, v in model.state_dict().items() if 'running' not in k
                and 'num_batches' not in k}
@@ -93,9 +94,8 @@ def test_other_image_kinds_go_through_the_classifier(kind, lite_classifier, synt
            'uint16': crop.astype(np.uint16) * 257}[kind]
     path = tmp_path / f'{kind}.png'
     cv2.imwrite(str(path), img)
-    ranked = classify(init_classifier(*lite_classifier, trust=None), [str(path)], topk=2)
-    assert len(ranked) == 1 and ranked[0][0][0] in PBC_CLASSES
-    assert 0 < ranked[0][0][1] <= 1
+    (result, ) = CellClassificationInferencer(*lite_classifier, trust=None)([str(path)])
+    assert result['pred_class'] in PBC_CLASSES and 0 < result['pred_score'] <= 1
 
 
 def test_adapt_classifier_linear_mode(lite_classifier, synthetic_data, tmp_path, capsys):

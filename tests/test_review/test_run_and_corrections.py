@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from mmcell.review import (NOT_WHITE, CorrectedCell, CorrectionsError, SmearRun, load_run,
-                           read_corrections, stratified_split, write_annotation_list,
-                           write_review_page)
+                           read_corrections, write_annotation_list, write_review_page)
 from mmcell.visualization.fields import class_colour, draw_field
 
 CLASSES = ['lymphocyte', 'neutrophil']
@@ -152,19 +151,6 @@ def test_not_json_and_no_run_are_named(run_dir, tmp_path):
     path = corrections(run_dir, [])
     with pytest.raises(FileNotFoundError, match='run.json does not exist'):
         read_corrections(path, tmp_path / 'elsewhere')
-
-
-def test_stratified_split_holds_back_each_class_and_is_seeded():
-    labels = ['a'] * 20 + ['b'] * 5 + ['c'] * 2 + ['d']
-    train, held = stratified_split(labels, 0.3, seed=1)
-    assert sorted(train + held) == list(range(len(labels)))
-    assert sorted(labels[i] for i in held) == ['a'] * 6 + ['b'] * 2 + ['c']
-    assert 'd' in [labels[i] for i in train]  # a single cell trains
-    assert (train, held) == stratified_split(labels, 0.3, seed=1)
-    assert (train, held) != stratified_split(labels, 0.3, seed=2)
-    assert stratified_split(labels, 0, seed=0) == (list(range(len(labels))), [])
-    with pytest.raises(ValueError, match=r'holdout must be in \[0, 1\)'):
-        stratified_split(labels, 1.0)
 
 
 def test_corrected_cell_lines_use_class_indices(tmp_path):

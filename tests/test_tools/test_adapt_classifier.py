@@ -51,6 +51,19 @@ def test_adapt_reports_before_and_after_on_held_back_cells(adapt, cell_classifie
     assert 'On the' in out and 'macro F1' in out
 
 
+def test_the_held_back_share_is_the_datasets_stratified_split(adapt, reviewed_run, capsys):
+    from mmcell.datasets import assign_stratified
+    labels = [0] * 20 + [1] * 5 + [2] * 2 + [3]
+    parts = assign_stratified(labels, [0.7, 0.3], seed=1)  # as --holdout 0.3 --seed 1 draws
+    held = [label for label, part in zip(labels, parts) if part == 1]
+    assert sorted(held) == [0] * 6 + [1] * 2 + [2]  # a class of one cell trains
+    assert assign_stratified(labels, [1, 0], seed=0).tolist() == [0] * len(labels)
+    run_dir, corrections = reviewed_run
+    with pytest.raises(SystemExit):
+        adapt.main(['config.py', 'cls.pth', str(run_dir), str(corrections), '--holdout', '1'])
+    assert r'--holdout must be in [0, 1), got 1.0' in capsys.readouterr().err
+
+
 def test_adapt_refuses_corrections_of_another_run(adapt, cell_classifier, reviewed_run,
                                                   tmp_path):
     run_dir, corrections = reviewed_run

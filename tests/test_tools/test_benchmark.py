@@ -8,8 +8,9 @@ from mmcell.benchmark.worker import PeakMemory
 
 from ..conftest import load_tool, run_tool
 
-MODELS = ['cellvit', 'cellvit-cls-head', 'hf-cvt-13', 'deit-s', 'swin-t', 'vit-b16', 'resnet50',
-          'efficientnet-lite0', 'efficientnet-lite0-128', 'cs-arfpn-r50', 'faster-rcnn-r50-fpn']
+MODELS = ['cellvit', 'cellvit-cpu', 'cellvit-cls-head', 'cellvit-cls-head-cpu', 'hf-cvt-13',
+          'deit-s', 'swin-t', 'vit-b16', 'resnet50', 'efficientnet-lite0', 'efficientnet-lite0-128',
+          'cs-arfpn-r50', 'faster-rcnn-r50-fpn']
 
 
 def read(path):
@@ -28,9 +29,12 @@ def test_quick_benchmark_writes_a_complete_table(tmp_path):
         (m, b) for m in MODELS for b in (['1'] if m.endswith(('r50', 'fpn')) else ['1', '2'])]
     for row in rows:
         assert all(row[k] != '' for k in row), row
-        for key in ('params_M', 'gmacs', 'fp32_img_s', 'train_step_s', 'infer_peak_MiB',
-                    'train_peak_MiB'):
+        converted = row['model'].endswith('-cpu')  # inference only
+        for key in ('params_M', 'gmacs', 'fp32_img_s', 'infer_peak_MiB') + (
+                () if converted else ('train_step_s', 'train_peak_MiB')):
             assert float(row[key]) >= 0, (row['model'], key)
+        if converted:
+            assert row['train_step_s'] == row['bf16_train_step_s'] == 'n/a'
         assert float(row['fp32_img_s']) > 0 and float(row['gmacs']) > 0
         if row['task'] == 'det':  # backbone and neck in bf16, the RoI ops in fp32
             assert float(row['bf16_img_s']) > 0 and float(row['bf16_train_step_s']) > 0
@@ -42,11 +46,14 @@ def test_quick_benchmark_writes_a_complete_table(tmp_path):
     sizes = {r['model']: float(r['params_M']) for r in rows}
     assert 3 < sizes['efficientnet-lite0'] == sizes['efficientnet-lite0-128'] < 4  # 3.4 M
     assert sizes['cellvit-cls-head'] > sizes['cellvit'] > 15  # the sparse head is smaller
+    assert sizes['cellvit-cpu'] == sizes['cellvit']  # the conversion keeps the parameters
+    assert 'cellvit-cpu training: not timed, the conversion is for inference' in proc.stdout
     assert abs(sizes['hf-cvt-13'] - sizes['cellvit-cls-head']) < 0.5  # the same architecture
-    # CellViT against itself keeping full attention maps (TransFG's way), same input and batch.
+    # CellViT plain and converted for CPU inference, same input and batch.
     assert [(r['model'], r['input'], r['batch']) for r in read(tmp_path / 'scaling.csv')] == [
-        (m, '112x112', b) for m in ('cellvit', 'cellvit-full-maps') for b in ('1', '2')]
-    assert 'Goals:' in proc.stdout and 'ConvTokenViT-13 (CLS head) over HF CvT-13' in proc.stdout
+        (m, '112x112', b) for m in ('cellvit', 'cellvit-cpu') for b in ('1', '2')]
+    assert 'Goals:' in proc.stdout
+    assert 'ConvTokenViT-13 (CLS head, CPU conversion) over HF CvT-13' in proc.stdout
     assert 'Default classifier (EfficientNet-Lite0, 128x128), fp32 crops/s at batch 2' in \
         proc.stdout
 
@@ -61,7 +68,8 @@ def test_bf16_off_is_said_once_under_the_table(tmp_path):
     assert all(float(r['fp32_img_s']) > 0 for r in rows)
     assert proc.stdout.split('Not measured:')[1].split('Goals:')[0].strip() == \
         'bf16 (every model): --bf16 off'
-    assert 'CellViT bf16 over fp32 images/s at batch 2: not measured in this run' in proc.stdout
+    assert ('CellViT (CPU conversion) bf16 over fp32 images/s at batch 2: not measured in this '
+            'run') in proc.stdout
 
 
 def test_both_detectors_pool_the_same_proposals(monkeypatch):
@@ -89,7 +97,7 @@ def test_a_scaling_point_out_of_memory_is_a_cell_not_a_lost_table(monkeypatch, c
     benchmark = load_tool('tools/analysis_tools/benchmark.py')
 
     def run_worker(name, batches, iters, warmup, sizes):
-        if name == 'cellvit-full-maps' and batches == [1]:
+        if name == 'cellvit-cpu' and batches == [1]:
             raise benchmark.WorkerFailed(f'the {name} worker was killed (out of memory?)',
                                          'killed')
         return [dict(model=name, input=f'{sizes[0]}x{sizes[0]}', batch=batches[0])], []
@@ -97,10 +105,10 @@ def test_a_scaling_point_out_of_memory_is_a_cell_not_a_lost_table(monkeypatch, c
     rows = benchmark.scaling(iters=1, warmup=0, quick=True)
     assert [(r['model'], r['batch'], r.get('fp32_img_s')) for r in rows] == [
         ('cellvit', 1, None), ('cellvit', 2, None),
-        ('cellvit-full-maps', 1, 'n/a (killed)'), ('cellvit-full-maps', 2, 'n/a (batch 1 failed)')]
+        ('cellvit-cpu', 1, 'n/a (killed)'), ('cellvit-cpu', 2, 'n/a (batch 1 failed)')]
     out = capsys.readouterr().out
-    assert 'NOTE the cellvit-full-maps worker was killed (out of memory?)' in out
-    assert 'cellvit-full-maps 112x112 batch 2' not in out  # skipped, not run
+    assert 'NOTE the cellvit-cpu worker was killed (out of memory?)' in out
+    assert 'cellvit-cpu 112x112 batch 2' not in out  # skipped, not run
 
 
 def test_peak_memory_is_what_the_block_allocates_each_time():
@@ -112,21 +120,16 @@ def test_peak_memory_is_what_the_block_allocates_each_time():
         assert 60 < memory.mib < 120, memory.mib
 
 
-def test_the_full_maps_model_is_cellvit_keeping_every_attention_map():
-    # TransFG's bookkeeping for --scaling: the attention layers' full mode, selected by config.
+def test_the_cpu_models_are_cellvit_converted_for_cpu_inference():
     import torch
 
-    from mmcell.models.layers import ConvProjectionAttention
-    model, forward, _ = build('cellvit-full-maps')
+    from mmcell.engine.cpu_inference import OneDNNLinear
+    model, forward, _ = build('cellvit-cpu')
     plain, plain_forward, _ = build('cellvit')
+    assert list(model.state_dict()) == list(plain.state_dict())
     plain.load_state_dict(model.state_dict())
-    layers = [m for m in model.modules() if isinstance(m, ConvProjectionAttention)]
-    assert len(layers) == 1 + 2 + 9  # CvT-13 less the last layer (the sparse head's part layer)
-    assert all(m.attention_maps == 'full' for m in layers)
+    assert any(isinstance(m, OneDNNLinear) for m in model.modules())
+    assert not any(isinstance(m, OneDNNLinear) for m in plain.modules())
     x = torch.randn(1, 3, 112, 112)
     with torch.no_grad():
-        torch.testing.assert_close(forward(x), plain_forward(x))
-    # Every layer's map is kept: stage 1 has 28x28 queries over 14x14 keys.
-    assert layers[0].attention_map.shape == (1, 1, 28 * 28, 14 * 14)
-    assert all(m.attention_map is not None for m in layers)
-    assert all(getattr(m, 'attention_map', None) is None for m in plain.modules())
+        torch.testing.assert_close(forward(x), plain_forward(x), atol=1e-4, rtol=1e-4)

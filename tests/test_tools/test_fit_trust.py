@@ -59,6 +59,7 @@ def test_fit_then_test_reports_calibration_and_the_left_out_class(tmp_path, open
     proc = run_tool('tools/test.py', open_set_config, checkpoint, '--work-dir', work,
                     '--unknown-classes', 'platelet')
     assert 'Trust report' in proc.stdout and 'unknown cells caught' in proc.stdout
+    assert 'trust/unknown_caught' in proc.stdout  # TrustMetric's figures, in the test pass's
     report_dir = next(work.glob('*/trust_report.json')).parent
     report = json.loads((report_dir / 'trust_report.json').read_text())
     assert report['calibration']['cells'] == len(KNOWN)  # one test cell a class

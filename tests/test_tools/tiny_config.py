@@ -6,7 +6,7 @@ def tiny_classifier_config(data_root, max_iters=4, **overrides):
     extra = ''.join(f'{key} = {value!r}\n' for key, value in overrides.items())
     return f"""
 _base_ = ['mmpretrain::_base_/default_runtime.py']
-custom_imports = dict(imports=['mmcell'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmcell', 'mmcell.compat.apply'], allow_failed_imports=False)
 model = dict(
     type='ImageClassifier',
     backbone=dict(type='ResNet', depth=18, stem_channels=8, base_channels=8),
@@ -38,7 +38,7 @@ def tiny_detector_config(data_root, max_iters=2):
     """Config text: a narrow Faster R-CNN (ResNet-18 at 8 channels, RoIAlign) on ``tiny_coco``."""
     return f"""
 _base_ = ['mmdet::_base_/models/faster-rcnn_r50_fpn.py', 'mmdet::_base_/default_runtime.py']
-custom_imports = dict(imports=['mmcell'], allow_failed_imports=False)
+custom_imports = dict(imports=['mmcell', 'mmcell.compat.apply'], allow_failed_imports=False)
 model = dict(
     backbone=dict(depth=18, base_channels=8, frozen_stages=-1, norm_eval=False, init_cfg=None),
     neck=dict(in_channels=[8, 16, 32, 64], out_channels=16),

@@ -7,8 +7,7 @@ import torch.nn.functional as F
 
 from mmcell.uncertainty.calibration import (apply_temperature, apply_vector_scaling, brier_score,
                                             expected_calibration_error, fit_temperature,
-                                            fit_vector_scaling, reliability_bins,
-                                            reliability_diagram)
+                                            fit_vector_scaling, reliability_bins)
 
 
 def sample_labels(logits, generator):
@@ -86,18 +85,3 @@ def test_reliability_bins_are_equal_width_with_counts_confidence_and_accuracy():
     assert bins.accuracy[4] == 1 and bins.accuracy[5] == 0 and bins.accuracy[9] == 1
     assert bins.confidence[9] == pytest.approx(0.99)
     assert math.isnan(bins.confidence[0]) and math.isnan(bins.accuracy[0])
-
-
-def test_reliability_diagram_draws_before_and_after_on_one_axes(tmp_path):
-    g = torch.Generator().manual_seed(3)
-    logits = 3 * torch.randn(500, 3, generator=g)
-    labels = sample_labels(logits / 2, g)
-    fig = reliability_diagram({'before': (logits.softmax(1), labels),
-                               'after': (apply_temperature(logits, 2.), labels)},
-                              title='validation')
-    (ax, ) = fig.axes
-    assert len(ax.lines) == 3  # the diagonal and two curves
-    fig.savefig(tmp_path / 'reliability.png')
-    assert (tmp_path / 'reliability.png').stat().st_size > 0
-    with pytest.raises(ValueError):
-        reliability_diagram({})

@@ -4,8 +4,7 @@ import torch
 
 from mmcell.uncertainty.scores import (acceptance_threshold, fit_mahalanobis,
                                        known_unknown_auroc, mahalanobis, max_softmax,
-                                       negative_energy, risk_coverage_curve,
-                                       risk_coverage_figure, unknown_acceptance)
+                                       negative_energy, risk_coverage_curve, unknown_acceptance)
 
 
 def test_max_softmax_and_negative_energy_are_higher_for_more_confident_logits():
@@ -104,15 +103,12 @@ def test_auroc_and_unknown_acceptance_by_hand():
         known_unknown_auroc([], [1.])
 
 
-def test_risk_coverage_curve_by_hand(tmp_path):
+def test_risk_coverage_curve_by_hand():
     scores = [0.9, 0.1, 0.5, 0.5, 0.7]
     correct = [True, False, False, True, True]
     curve = risk_coverage_curve(scores, correct)
     assert curve.threshold.tolist() == [0.9, 0.7, 0.5, 0.1]
     assert curve.coverage.tolist() == [0.2, 0.4, 0.8, 1.0]  # the two 0.5 cells enter together
     assert curve.accuracy.tolist() == pytest.approx([1, 1, 0.75, 0.6])
-    fig = risk_coverage_figure({'msp': (scores, correct), 'random': ([0] * 5, correct)})
-    assert len(fig.axes[0].lines) == 2
-    fig.savefig(tmp_path / 'risk.png')
     with pytest.raises(ValueError):
         risk_coverage_curve([1, 2], [1])

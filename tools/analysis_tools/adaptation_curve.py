@@ -26,12 +26,13 @@ import cv2
 import mmcv
 import numpy as np
 
-from mmcell.apis import crop_cell, init_classifier
-from mmcell.compat import quiet_known_warnings
+from mmcell.apis import CellClassificationInferencer
+from mmcell.compat import install, quiet_known_warnings
 from mmcell.datasets import BCCDWBCDataset
 from mmcell.review import (TRAIN_PARTS, CorrectedCell, evaluate_crops, finetune,
-                           fit_linear_head, iterations_for, score_predictions,
+                           fit_linear_head, held_class_summary, iterations_for,
                            write_annotation_list)
+from mmcell.structures import crop_cell
 from mmcell.utils import load_config, track
 
 
@@ -88,8 +89,9 @@ def mean_std(values):
 def main(argv=None):
     args = parse_args(argv)
     quiet_known_warnings()
+    install()  # mmengine loads and saves checkpoints safely (mmcell.compat)
     cfg = load_config(args.config)
-    original = init_classifier(cfg, args.checkpoint, trust=None)
+    original = CellClassificationInferencer(cfg, args.checkpoint, trust=None)
     classes = list(original.classes)
     work_dir = Path(args.work_dir)
     paths, labels = write_crops(args.data_root, classes, work_dir / 'crops')
@@ -108,8 +110,8 @@ def main(argv=None):
             write_annotation_list(cells, classes, run_dir / 'train.txt')
             test_crops, test_labels = [str(paths[i]) for i in rest], [labels[i] for i in rest]
             # the unadapted model's figures on these cells, from its predictions of all cells
-            before = score_predictions([baseline['predicted'][i] for i in rest], test_labels,
-                                       classes)
+            before = held_class_summary([baseline['predicted'][i] for i in rest], test_labels,
+                                        classes)
             start = time.perf_counter()
             if args.train == 'linear':
                 checkpoint = fit_linear_head(original, [str(paths[i]) for i in picked],
@@ -120,8 +122,8 @@ def main(argv=None):
                                       iters=args.iters or iterations_for(len(picked)), seed=seed,
                                       log_level='WARNING')
             seconds = time.perf_counter() - start
-            after = evaluate_crops(init_classifier(cfg, str(checkpoint), trust=None),
-                                   test_crops, test_labels)
+            adapted = CellClassificationInferencer(cfg, str(checkpoint), trust=None)
+            after = evaluate_crops(adapted, test_crops, test_labels)
             runs.append(dict(k=k, draw=seed, train_cells=len(picked), test_cells=len(rest),
                              before_accuracy=before['accuracy'], before_macro_f1=before['macro_f1'],
                              accuracy=after['accuracy'], macro_f1=after['macro_f1'],

@@ -23,7 +23,7 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 from mmcell.apis import build_model
-from mmcell.compat import quiet_known_warnings
+from mmcell.compat import install, quiet_known_warnings
 from mmcell.evaluation.selection_report import (format_selection_summary, record_selection,
                                                 summarize_selection)
 from mmcell.models import SparseAttentionHead
@@ -72,6 +72,7 @@ def write_csv(records, classes, path):
 def main(argv=None):
     args = parse_args(argv)
     quiet_known_warnings()
+    install()  # mmengine loads and saves checkpoints safely (mmcell.compat)
     cfg = load_classifier_config(args.config, args.cfg_options, 'analyze_selection.py')
     model = build_model(cfg, args.checkpoint)
     if not isinstance(model.head, SparseAttentionHead):

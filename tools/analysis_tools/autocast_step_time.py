@@ -32,7 +32,7 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 from mmcell.apis import build_model
-from mmcell.compat import quiet_known_warnings
+from mmcell.compat import install, quiet_known_warnings
 from mmcell.engine import AutocastModulesHook, autocast_modules
 from mmcell.utils import config_scope, load_config, track
 
@@ -105,6 +105,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     quiet_known_warnings()
+    install()  # mmengine loads and saves checkpoints safely (mmcell.compat)
     cfg = load_config(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)

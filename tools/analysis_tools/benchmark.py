@@ -20,8 +20,13 @@ Writes ``benchmark.csv``/``.json`` (and ``scaling.csv``/``.json`` with ``--scali
 This file is the command line and the driver (one worker process per model, the scaling sweep);
 the model list, the measurements and the report are in :mod:`mmcell.benchmark`.
 
+The ``cellvit-cpu`` and ``cellvit-cls-head-cpu`` rows are CellViT and its CLS-head ablation
+converted for CPU inference (:func:`mmcell.engine.convert_for_cpu_inference`), as mmcell's tools
+run them; the goals read those rows.
+
 Examples:
     python tools/analysis_tools/benchmark.py                    # all models, batch 1 and 32
+    python tools/analysis_tools/benchmark.py --models cellvit cellvit-cpu --batches 32
     python tools/analysis_tools/benchmark.py --models cellvit hf-cvt-13 --scaling
     python tools/analysis_tools/benchmark.py --quick            # a smoke run (CI)
 """
@@ -97,12 +102,12 @@ class WorkerFailed(Exception):
 
 
 def scaling(iters, warmup, quick=False):
-    """CellViT's images/s and inference memory against batch and input size, next to CellViT
-    keeping full attention maps. One process per point, so a point that runs out of memory (full
-    maps at large inputs) is a table cell saying so; larger batches of that size are skipped."""
+    """CellViT's images/s and inference memory against batch and input size, plain and converted
+    for CPU inference. One process per point, so a point that runs out of memory is a table cell
+    saying so; larger batches of that size are skipped."""
     batches, sizes = ([1, 2], [112]) if quick else ([1, 8, 32, 64], [112, 224, 448])
     rows = []
-    for name in ('cellvit', 'cellvit-full-maps'):
+    for name in ('cellvit', 'cellvit-cpu'):
         for size in sizes:
             failed = None
             for batch in batches:
@@ -122,8 +127,7 @@ def scaling(iters, warmup, quick=False):
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--models', nargs='+', choices=list(MODELS),
-                        default=[name for name, spec in MODELS.items() if not spec.scaling_only])
+    parser.add_argument('--models', nargs='+', choices=list(MODELS), default=list(MODELS))
     parser.add_argument('--batches', type=int, nargs='+', default=[1, 32],
                         help='classification batch sizes (default 1 32)')
     parser.add_argument('--det-batches', type=int, nargs='+', default=[1, 4],
@@ -133,7 +137,7 @@ def parse_args(argv=None):
     parser.add_argument('--warmup', type=int, default=2, help='untimed iterations first')
     parser.add_argument('--scaling', action='store_true',
                         help='also CellViT images/s and memory against batch and input size, '
-                        'next to CellViT keeping full attention maps (as TransFG does)')
+                        'plain and converted for CPU inference')
     parser.add_argument('--bf16', choices=['auto', 'on', 'off'], default='auto',
                         help='measure bf16 inference: auto (default) only on CPUs with bf16 '
                         'instructions (AVX-512-BF16 or AMX); elsewhere torch emulates bf16 and a '

@@ -4,8 +4,9 @@ Every batch of a classification config's test dataloader goes through the model 
 same weights: in fp32 and under CPU autocast to bfloat16. Prints how many top-1 predictions
 agree, each precision's accuracy against the labels, the largest logit difference, and the
 images/s of each (the model's forward only; loading and preprocessing are not timed, nor is
-the first batch, which sets up the kernels). Writes the figures and every image's two
-predictions to ``--out`` as JSON.
+the first batch, which sets up the kernels). The model is converted for CPU inference
+(:func:`mmcell.engine.convert_for_cpu_inference`), as mmcell's tools run it. Writes the figures
+and every image's two predictions to ``--out`` as JSON.
 
 Where the CPU has no bf16 instructions (AVX-512-BF16 or AMX), torch emulates them and the bf16
 pass is many times slower than fp32 (``benchmark.py``'s first line says what this CPU has).
@@ -25,7 +26,8 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 from mmcell.apis import build_model
-from mmcell.compat import quiet_known_warnings
+from mmcell.compat import install, quiet_known_warnings
+from mmcell.engine import convert_for_cpu_inference
 from mmcell.utils import load_classifier_config, track
 
 
@@ -90,13 +92,14 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     quiet_known_warnings()
+    install()  # mmengine loads and saves checkpoints safely (mmcell.compat)
     cfg = load_classifier_config(args.config, args.cfg_options, 'bf16_agreement.py')
     loader_cfg = cfg.test_dataloader.copy()
     if args.batch_size:
         loader_cfg.batch_size = args.batch_size
     # build_model makes a top-level data_preprocessor the model's, as the Runner does: without
     # it the images would go in un-normalised and every prediction would be wrong.
-    model = build_model(cfg, args.checkpoint)
+    model = convert_for_cpu_inference(build_model(cfg, args.checkpoint))
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         dataloader = Runner.build_dataloader(loader_cfg)
         result = compare(model, dataloader)

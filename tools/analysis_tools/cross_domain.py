@@ -28,7 +28,7 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 from mmcell.apis import build_model
-from mmcell.compat import quiet_known_warnings
+from mmcell.compat import install, quiet_known_warnings
 from mmcell.evaluation.classification_report import report_rows
 from mmcell.review import reestimate_batchnorm
 from mmcell.utils import load_classifier_config, load_config, track
@@ -183,6 +183,7 @@ def format_table(rows):
 def main(argv=None):
     args = parse_args(argv)
     quiet_known_warnings()
+    install()  # mmengine loads and saves checkpoints safely (mmcell.compat)
     cfg = load_classifier_config(args.config, args.cfg_options, 'cross_domain.py')
     for spec in args.sets:
         if not (osp.isdir(spec) or osp.isfile(spec)):

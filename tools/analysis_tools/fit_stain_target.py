@@ -14,7 +14,7 @@ import copy
 
 import cv2
 
-from mmcell.compat import quiet_known_warnings
+from mmcell.compat import install, quiet_known_warnings
 from mmcell.datasets.transforms import fit_stain_target
 from mmcell.utils import config_scope, load_config, track
 
@@ -58,6 +58,7 @@ def read(path, size):
 def main(argv=None):
     args = parse_args(argv)
     quiet_known_warnings()
+    install()  # mmengine loads and saves checkpoints safely (mmcell.compat)
     cfg = load_config(args.config)
     if config_scope(cfg) != 'mmpretrain':
         raise SystemExit(f'{args.config} is a {cfg.default_scope} config; stain targets are fitted '

@@ -17,7 +17,7 @@ import argparse
 import torch
 
 from mmcell.apis import build_model
-from mmcell.compat import quiet_known_warnings
+from mmcell.compat import install, quiet_known_warnings
 from mmcell.uncertainty import (TrustState, brier_score, collect_outputs,
                                 expected_calibration_error, model_fingerprint, split_loader,
                                 trust_state_path)
@@ -69,6 +69,7 @@ def held_out_nll(logits, labels, method):
 def main(argv=None):
     args = parse_args(argv)
     quiet_known_warnings()
+    install()  # mmengine loads and saves checkpoints safely (mmcell.compat)
     cfg = load_config(args.config)
     if config_scope(cfg) != 'mmpretrain':
         raise SystemExit(f'{args.config} is a {cfg.default_scope} config; trust states are for '

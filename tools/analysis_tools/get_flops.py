@@ -20,7 +20,7 @@ from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.analysis.jit_handles import get_shape
 
 from mmcell.apis import build_model
-from mmcell.compat import quiet_known_warnings
+from mmcell.compat import install, quiet_known_warnings
 
 
 def sdpa_flops(inputs, outputs):
@@ -76,6 +76,7 @@ def parse_args():
 def main():
     args = parse_args()
     quiet_known_warnings()
+    install()  # mmengine loads and saves checkpoints safely (mmcell.compat)
     model = build_model(args.config, init_weights=False)
     h, w = (args.shape * 2)[:2]
     params, flops, by_module = complexity(model, (3, h, w))

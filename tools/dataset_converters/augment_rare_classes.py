@@ -26,7 +26,7 @@ from mmengine.registry import init_default_scope
 from mmpretrain.registry import DATASETS
 
 import mmcell  # noqa: F401 (registers the datasets)
-from mmcell.compat import quiet_known_warnings
+from mmcell.compat import install, quiet_known_warnings
 from mmcell.utils import load_config, track
 
 
@@ -56,6 +56,7 @@ def parse_args():
 def main():
     args = parse_args()
     quiet_known_warnings()
+    install()  # mmengine loads and saves checkpoints safely (mmcell.compat)
     cfg = load_config(args.config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     dataset = DATASETS.build(dict(cfg.train_dataloader.dataset, pipeline=[]))

@@ -17,7 +17,7 @@ from pathlib import Path
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import DATASETS
 
-from mmcell.compat import quiet_known_warnings
+from mmcell.compat import install, quiet_known_warnings
 from mmcell.datasets import read_groups, split_indices
 from mmcell.utils import load_config
 
@@ -38,6 +38,7 @@ def parse_args():
 def main():
     args = parse_args()
     quiet_known_warnings()
+    install()  # mmengine loads and saves checkpoints safely (mmcell.compat)
     cfg = load_config(args.config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
     dataset_cfg = dict(cfg.train_dataloader.dataset, ann_file='', split=None, pipeline=[])

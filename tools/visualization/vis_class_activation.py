@@ -13,8 +13,8 @@ from pathlib import Path
 
 import mmcv
 
-from mmcell.apis import init_classifier
-from mmcell.compat import quiet_known_warnings
+from mmcell.apis import CellClassificationInferencer
+from mmcell.compat import install, quiet_known_warnings
 from mmcell.utils import load_config
 from mmcell.visualization import class_activation, draw_class_activation
 
@@ -32,7 +32,9 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     quiet_known_warnings()
-    classifier = init_classifier(load_config(args.config), args.checkpoint, device=args.device)
+    install()  # mmengine loads and saves checkpoints safely (mmcell.compat)
+    classifier = CellClassificationInferencer(load_config(args.config), args.checkpoint,
+                                              device=args.device)
     for path in args.images:
         img = mmcv.imread(path)
         if img is None:

@@ -9,9 +9,9 @@ import argparse
 from pathlib import Path
 
 import mmcv
+from mmdet.apis import DetInferencer
 
-from mmcell.apis import init_detector
-from mmcell.compat import quiet_known_warnings
+from mmcell.compat import install, quiet_known_warnings
 from mmcell.utils import load_config
 from mmcell.visualization import detector_feature_maps, draw_feature_maps
 
@@ -30,7 +30,9 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     quiet_known_warnings()
-    detector = init_detector(load_config(args.config), args.checkpoint, device=args.device)
+    install()  # mmengine loads and saves checkpoints safely (mmcell.compat)
+    detector = DetInferencer(load_config(args.config), args.checkpoint, device=args.device,
+                             show_progress=False)
     for path in args.images:
         img = mmcv.imread(path)
         if img is None:

@@ -76,11 +76,10 @@ class ConvTokenViT(BaseModule):
         img_size (int): Input size the position embeddings are made for (resized for other
             sizes). Defaults to 224.
         final_norm (bool): LayerNorm on the last stage's output. Defaults to True.
-        attention_maps (str): ``'cls_row'`` (fused attention; only CLS rows are formed, for
-            ``sparse_attention``) or ``'full'`` (every attention layer forms its full
-            probability map and keeps it in its ``attention_map``, as TransFG does; see
-            :class:`~mmcell.models.layers.ConvProjectionAttention`). Defaults to
-            ``'cls_row'``.
+        frozen_stages (int): Stages ``0 .. frozen_stages - 1`` (their conv embedding, position
+            embedding and blocks) are frozen: no gradient, eval mode (dropout and stochastic
+            depth off). Freezing every stage freezes the CLS token and the final norm too, as
+            mmpretrain's ``VisionTransformer`` does. In ``[0, num_stages]``; defaults to 0: none.
         init_cfg (dict | list[dict], optional): Initialization config. Defaults to truncated
             normal (std 0.02) for Linear layers and ones/zeros for LayerNorm.
 
@@ -110,6 +109,13 @@ class ConvTokenViT(BaseModule):
         >>> out = model(x)[0]
         >>> out.tokens.shape, out.cls_attention.shape, out.grid, out.key_grid
         (torch.Size([1, 65, 32]), torch.Size([1, 1, 2, 17]), (8, 8), (4, 4))
+        >>> # Only the last stage (with the CLS token and the final norm) trains.
+        >>> model = MODELS.build(dict(type='ConvTokenViT', arch=arch, frozen_stages=1)).train()
+        >>> sorted({name.split('.')[0] for name, p in model.named_parameters()
+        ...         if p.requires_grad})
+        ['cls_token', 'embeds', 'norm', 'stages']
+        >>> model.stages[0].training, model.embeds[1].training
+        (False, True)
     """
 
     arch_zoo = {
@@ -145,7 +151,7 @@ class ConvTokenViT(BaseModule):
                  use_pos_embed: bool = False,
                  img_size: int = 224,
                  final_norm: bool = True,
-                 attention_maps: str = 'cls_row',
+                 frozen_stages: int = 0,
                  init_cfg: Optional[Union[dict, List[dict]]] = [
                      dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),
                      dict(type='Constant', layer='LayerNorm', val=1., bias=0.),
@@ -163,7 +169,11 @@ class ConvTokenViT(BaseModule):
                              f'(out_indices=-1), got {out_indices}')
         if out_type == 'sparse_attention' and self.arch_settings['depths'][-1] < 2:
             raise ValueError('out_type sparse_attention needs at least 2 blocks in the last stage')
+        if not (isinstance(frozen_stages, int) and 0 <= frozen_stages <= num_stages):
+            raise ValueError(f'frozen_stages must be an int in [0, {num_stages}] (the number of '
+                             f'stages frozen), got {frozen_stages!r}')
         self.num_stages = num_stages
+        self.frozen_stages = frozen_stages
         self.use_pos_embed = use_pos_embed
 
         depths = self.arch_settings['depths']
@@ -187,8 +197,7 @@ class ConvTokenViT(BaseModule):
                     dims, self.arch_settings['num_heads'][i], mlp_ratio, norm_position, act_cfg,
                     norm_cfg, drop_rate, attn_drop_rate, rates[first + j],
                     attn_cfg=dict(qkv_bias=qkv_bias, kernel_size=kernel_size,
-                                  stride_kv=stride_kv, scale_by=scale_by,
-                                  attention_maps=attention_maps))
+                                  stride_kv=stride_kv, scale_by=scale_by))
                 for j in range(depth)))
             channels = dims
         self.embed_dims = channels
@@ -197,6 +206,7 @@ class ConvTokenViT(BaseModule):
         self.final_norm = final_norm and out_type != 'sparse_attention'
         if self.final_norm:
             self.norm = build_norm_layer(norm_cfg, channels)[1]
+        self._freeze_stages()
 
     @classmethod
     def _arch_settings(cls, arch):
@@ -214,6 +224,26 @@ class ConvTokenViT(BaseModule):
             raise ValueError(f'embed_dims must be divisible by num_heads in every stage; not in '
                              f'stage(s) {bad} of {arch}')
         return dict(arch)
+
+    def _freeze_stages(self) -> None:
+        """No gradient and eval mode for the first ``frozen_stages`` stages (all of them: also
+        the CLS token and the final norm)."""
+        frozen = [self.embeds[:self.frozen_stages], self.stages[:self.frozen_stages]]
+        if self.use_pos_embed:
+            frozen += [self.pos_embeds[:self.frozen_stages]]
+        if self.frozen_stages == self.num_stages:
+            self.cls_token.requires_grad_(False)
+            if self.final_norm:
+                frozen.append(self.norm)
+        for module in frozen:
+            module.eval()
+            module.requires_grad_(False)
+
+    def train(self, mode: bool = True) -> 'ConvTokenViT':
+        """Set the training mode; frozen stages stay in eval mode."""
+        super().train(mode)
+        self._freeze_stages()
+        return self
 
     def init_weights(self) -> None:
         super().init_weights()

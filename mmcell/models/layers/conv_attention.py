@@ -7,8 +7,6 @@ from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks.drop import DropPath
 from mmengine.model import BaseModule
 
-from mmcell.compat.onednn_linear import OneDNNLinear, linear, onednn_applies
-
 
 def tokens_to_map(tokens, hw):
     """(B, H*W, C) tokens to a (B, C, H, W) map."""
@@ -43,62 +41,13 @@ class ConvEmbed(BaseModule):
 
 
 class ConvProjection(nn.Sequential):
-    """Depthwise conv + BN over the token map (CvT's ``dw_bn`` projection).
-
-    When training under CPU autocast it computes in float32: PyTorch's bfloat16 depthwise-conv
-    backward on CPU is 5-20x slower than float32's at stride 2 (0.5 against 10 ms for a batch of
-    32 64x32x32 maps, AVX-512-BF16), which made ``--amp`` training slower, while the float32
-    forward costs about what bfloat16's does (the token map is channels-last in memory).
-    Without gradients it stays in autocast's precision.
-    """
+    """Depthwise conv + BN over the token map (CvT's ``dw_bn`` projection)."""
 
     def __init__(self, dims, kernel_size, stride):
         super().__init__(
             nn.Conv2d(dims, dims, kernel_size, stride, kernel_size // 2, groups=dims,
                       bias=False),
             nn.BatchNorm2d(dims))
-
-    def forward(self, x):
-        """Project a (B, C, H, W) map."""
-        if (x.device.type != 'cpu' or not torch.is_grad_enabled()
-                or not torch.is_autocast_enabled('cpu')):
-            return super().forward(x)
-        with torch.autocast('cpu', enabled=False):
-            return super().forward(x.float())
-
-
-#: Bytes of attention logits :func:`attend` forms at a time in its explicit form: small enough
-#: for the processor's cache (a 4 MiB block ran CvT-13's first stage at 224x224, 3136 queries
-#: over 784 keys, in 43 ms where the whole map took 120 and the fused kernel 104).
-ATTENTION_BLOCK_BYTES = 4 << 20
-
-
-def attend(q, k, v, scale, dropout_p=0.):
-    """Attention of (B, heads, N, d) queries over (B, heads, N_kv, d) keys and values.
-
-    ``F.scaled_dot_product_attention`` never forms the (N, N_kv) map. On CPU in bfloat16 or
-    float16 its fused kernel is slower than the explicit form (scaled product, softmax, product)
-    taken over a few (batch, head) slices at a time so that each block of the map stays in
-    cache: 2.0-2.4x faster forward and 1.6-5x forward and backward in bfloat16 at every stage
-    of CvT-13 at 128x128 and 224x224 (batch 32, AVX-512-BF16), which is the path taken there.
-    In float32 the fused kernel is as fast or faster, and is kept.
-
-    Returns:
-        torch.Tensor: (B, heads, N, d).
-    """
-    if q.device.type != 'cpu' or q.dtype not in (torch.bfloat16, torch.float16):
-        return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout_p, scale=scale)
-    queries, keys_t, values = q.flatten(0, 1), k.flatten(0, 1).transpose(1, 2), v.flatten(0, 1)
-    step = max(1, ATTENTION_BLOCK_BYTES // (q.shape[2] * k.shape[2] * q.element_size()))
-    blocks = []
-    for i in range(0, queries.shape[0], step):
-        logits = torch.baddbmm(q.new_empty(1, 1, 1), queries[i:i + step], keys_t[i:i + step],
-                               beta=0, alpha=scale)  # the scale inside the product
-        attention = logits.softmax(dim=-1)
-        if dropout_p:
-            attention = F.dropout(attention, dropout_p)
-        blocks.append(attention @ values[i:i + step])
-    return torch.cat(blocks).unflatten(0, q.shape[:2])
 
 
 class ConvProjectionAttention(BaseModule):
@@ -108,15 +57,9 @@ class ConvProjectionAttention(BaseModule):
     q, k and v (k/v with ``stride_kv``, which shrinks the key grid), then a linear projection.
     A CLS token, if present, skips the convs.
 
-    With ``attention_maps='cls_row'`` (the default) attention runs in
-    ``F.scaled_dot_product_attention`` and the (N, N_kv) probability map is never formed: the
-    CLS row, when asked for, is computed alone (O(N_kv) per head). With ``'full'`` the layer
-    forms the whole (B, heads, N, N_kv) map, mixes the values with it and keeps it in
-    :attr:`attention_map` until the next forward, as TransFG keeps every layer's map for its
-    part selection; the CLS row is then read from it. The output and the CLS row are the same
-    either way (up to float rounding), but the kept maps cost O(layers * heads * N * N_kv)
-    memory: the full mode is there to measure that (``tools/analysis_tools/benchmark.py
-    --scaling``) and for methods that need whole maps (attention rollout, TransFG).
+    Attention runs in :attr:`scaled_dot_product_attention` (``F.scaled_dot_product_attention``)
+    and the (N, N_kv) probability map is never formed: the CLS row, when asked for (the sparse
+    attention head's token selection), is computed alone (O(N_kv) per head).
 
     Args:
         embed_dims (int): Token channels.
@@ -130,45 +73,34 @@ class ConvProjectionAttention(BaseModule):
             attention (the paper's Eq. 6). Defaults to ``'embed_dims'``.
         attn_drop (float): Dropout on attention probabilities. Defaults to 0.
         proj_drop (float): Dropout after the output projection. Defaults to 0.
-        attention_maps (str): ``'cls_row'``: fused attention, no map is formed or kept;
-            ``'full'``: form the full probability map and keep it in :attr:`attention_map`.
-            Defaults to ``'cls_row'``.
         init_cfg (dict, optional): Initialization config. Defaults to None.
 
     Attributes:
-        attention_map (torch.Tensor | None): With ``attention_maps='full'``, the probabilities
-            (B, heads, N, N_kv) of the last forward (before attention dropout; part of the
-            autograd graph when gradients are on), keys in the order CLS first, then the key
-            grid row by row. None before the first forward and with ``'cls_row'``.
+        scaled_dot_product_attention (Callable): The attention of (B, heads, N, d) queries over
+            (B, heads, N_kv, d) keys and values, called as ``F.scaled_dot_product_attention``
+            with ``dropout_p`` and ``scale`` (as mmpretrain's ``MultiheadAttention`` holds it):
+            that function, unless a conversion such as
+            :func:`mmcell.engine.convert_for_cpu_inference` put another in.
 
     Example:
         >>> import torch
         >>> from mmcell.models.layers import ConvProjectionAttention
-        >>> attn = ConvProjectionAttention(32, num_heads=2, attention_maps='full').eval()
+        >>> attn = ConvProjectionAttention(32, num_heads=2).eval()
         >>> x = torch.rand(1, 1 + 8 * 8, 32)  # CLS + an 8x8 token grid
         >>> out, cls_row, key_grid = attn(x, (8, 8), num_extra_tokens=1,
         ...                               return_cls_attention=True)
         >>> out.shape, cls_row.shape, key_grid  # k/v stride 2: a 4x4 key grid + CLS
         (torch.Size([1, 65, 32]), torch.Size([1, 2, 17]), (4, 4))
-        >>> attn.attention_map.shape
-        torch.Size([1, 2, 65, 17])
     """
-
-    ATTENTION_MAPS = ('cls_row', 'full')
 
     def __init__(self, embed_dims, num_heads, qkv_bias=True, kernel_size=3, stride_q=1,
                  stride_kv=2, scale_by='embed_dims', attn_drop=0., proj_drop=0.,
-                 attention_maps='cls_row', init_cfg=None):
+                 init_cfg=None):
         super().__init__(init_cfg)
         if embed_dims % num_heads:
             raise ValueError(f'embed_dims {embed_dims} is not divisible by num_heads {num_heads}')
         if scale_by not in ('embed_dims', 'head_dims'):
             raise ValueError(f"scale_by must be 'embed_dims' or 'head_dims', got {scale_by!r}")
-        if attention_maps not in self.ATTENTION_MAPS:
-            raise ValueError(f'attention_maps must be one of {self.ATTENTION_MAPS}, '
-                             f'got {attention_maps!r}')
-        self.attention_maps = attention_maps
-        self.attention_map = None
         self.num_heads = num_heads
         self.stride_kv = stride_kv
         self.stride_q = stride_q
@@ -177,11 +109,12 @@ class ConvProjectionAttention(BaseModule):
         self.conv_q = ConvProjection(embed_dims, kernel_size, stride_q)
         self.conv_k = ConvProjection(embed_dims, kernel_size, stride_kv)
         self.conv_v = ConvProjection(embed_dims, kernel_size, stride_kv)
-        self.q = OneDNNLinear(embed_dims, embed_dims, bias=qkv_bias)
-        self.k = OneDNNLinear(embed_dims, embed_dims, bias=qkv_bias)
-        self.v = OneDNNLinear(embed_dims, embed_dims, bias=qkv_bias)
-        self.proj = OneDNNLinear(embed_dims, embed_dims)
+        self.q = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
+        self.k = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
+        self.v = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
+        self.proj = nn.Linear(embed_dims, embed_dims)
         self.proj_drop = nn.Dropout(proj_drop)
+        self.scaled_dot_product_attention = F.scaled_dot_product_attention
 
     def _heads(self, x):
         return x.unflatten(-1, (self.num_heads, -1)).transpose(1, 2)
@@ -202,8 +135,8 @@ class ConvProjectionAttention(BaseModule):
             hw (tuple[int, int]): Grid size of the patch tokens.
             num_extra_tokens (int): Leading non-grid tokens (the CLS token). Defaults to 0.
             return_cls_attention (bool): Also return the first token's attention
-                probabilities over the keys (with ``attention_maps='cls_row'`` computed alone,
-                O(N_kv): the full map is never formed). Defaults to False.
+                probabilities over the keys (computed alone, O(N_kv): the full map is never
+                formed). Defaults to False.
 
         Returns:
             torch.Tensor | tuple: The output (B, N, C); with ``return_cls_attention``, also
@@ -214,33 +147,17 @@ class ConvProjectionAttention(BaseModule):
         q, _ = self._project(self.conv_q, self.q, patches, cls, hw)
         k, key_grid = self._project(self.conv_k, self.k, patches, cls, hw)
         v, _ = self._project(self.conv_v, self.v, patches, cls, hw)
-        if self.attention_maps == 'full':
-            return self._attend_with_full_map(q, k, v, key_grid, return_cls_attention)
-        out = attend(q, k, v, self.scale, self.attn_drop if self.training else 0.)
+        out = self.scaled_dot_product_attention(
+            q, k, v, dropout_p=self.attn_drop if self.training else 0., scale=self.scale)
         out = self.proj_drop(self.proj(out.transpose(1, 2).flatten(2)))
         if not return_cls_attention:
             return out
         cls_attention = (q[:, :, :1] @ k.transpose(-2, -1) * self.scale).softmax(dim=-1)
         return out, cls_attention.squeeze(2), key_grid
 
-    def _attend_with_full_map(self, q, k, v, key_grid, return_cls_attention):
-        """Attention through the full probability map, kept in :attr:`attention_map`."""
-        self.attention_map = None  # the last forward's map goes before this one is formed
-        attention = (q @ k.transpose(-2, -1) * self.scale).softmax(dim=-1)
-        self.attention_map = attention
-        mixing = attention
-        if self.training and self.attn_drop:
-            mixing = F.dropout(attention, self.attn_drop)
-        out = self.proj_drop(self.proj((mixing @ v).transpose(1, 2).flatten(2)))
-        return (out, attention[:, :, 0], key_grid) if return_cls_attention else out
-
 
 class TokenMLP(nn.Sequential):
     """The block's MLP: linear, activation, dropout, linear, dropout (CvT's layout and keys).
-
-    At inference on CPU with the exact GELU, the first linear layer and the GELU run as one
-    oneDNN primitive (:mod:`mmcell.compat.onednn_linear`); the outputs are those of the layers
-    one after the other, up to rounding.
 
     Args:
         embed_dims (int): Token channels.
@@ -251,15 +168,8 @@ class TokenMLP(nn.Sequential):
 
     def __init__(self, embed_dims, hidden_dims, act_cfg, drop_rate):
         super().__init__(
-            OneDNNLinear(embed_dims, hidden_dims), build_activation_layer(act_cfg),
-            nn.Dropout(drop_rate), OneDNNLinear(hidden_dims, embed_dims), nn.Dropout(drop_rate))
-        self.fuses_gelu = isinstance(self[1], nn.GELU) and self[1].approximate == 'none'
-
-    def forward(self, x):
-        """Map (..., embed_dims) tokens to (..., embed_dims)."""
-        if self.training or not self.fuses_gelu or not onednn_applies(x, self[0].weight):
-            return super().forward(x)
-        return self[3](linear(x, self[0].weight, self[0].bias, gelu=True))
+            nn.Linear(embed_dims, hidden_dims), build_activation_layer(act_cfg),
+            nn.Dropout(drop_rate), nn.Linear(hidden_dims, embed_dims), nn.Dropout(drop_rate))
 
 
 class ConvTransformerBlock(BaseModule):
@@ -279,7 +189,7 @@ class ConvTransformerBlock(BaseModule):
         attn_drop_rate (float): Dropout on attention probabilities. Defaults to 0.
         drop_path_rate (float): Stochastic depth of both branches. Defaults to 0.
         attn_cfg (dict): Other arguments of :class:`ConvProjectionAttention` (``qkv_bias``,
-            ``kernel_size``, ``stride_q``, ``stride_kv``, ``scale_by``, ``attention_maps``).
+            ``kernel_size``, ``stride_q``, ``stride_kv``, ``scale_by``).
             Defaults to ``{}``.
         init_cfg (dict, optional): Initialization config. Defaults to None.
     """

@@ -1,20 +1,21 @@
-"""Mend: an RoIPool with a CPU kernel, under a name mmdet's RoI extractors find in ``mmcv.ops``.
+"""RoIPool on CPU for mmdet's RoI extractors: torchvision's kernels.
 
-Upstream: mmcv 2.1.0 (the last mmcv that mmdet 3.3.0 accepts) ships ``mmcv.ops.RoIPool`` with CUDA
-and MLU kernels only; on CPU it raises. mmdet's ``BaseRoIExtractor.build_roi_layers`` looks the
-layer type up with ``getattr(mmcv.ops, type)``, not in a registry.
-Why: the detection paper compares RoIPool with RoIAlign (Table 6); without a GPU that row could not
-run. :func:`install` adds :class:`TorchRoIPool` (torchvision's kernels) to ``mmcv.ops``.
-When it can go: when mmcv's ``RoIPool`` has a CPU kernel in a version mmdet accepts, or mmdet
-builds RoI layers through a registry (then register it there instead).
+mmcv 2.1.0 (the last mmcv that mmdet 3.3.0 accepts) ships ``mmcv.ops.RoIPool`` with CUDA and MLU
+kernels only; on CPU it raises. The detection paper compares RoIPool with RoIAlign (Table 6), so
+without a GPU that row needs another kernel. mmdet's ``SingleRoIExtractor`` looks its layer up by
+name in ``mmcv.ops`` (not in a registry), so :class:`TorchRoIExtractor` is that extractor with
+``TorchRoIPool`` known by name too: ``mmcv.ops`` is left as it is.
 """
 from typing import Tuple, Union
 
-import mmcv.ops
 import torch
 import torch.nn as nn
+from mmdet.models.roi_heads.roi_extractors import SingleRoIExtractor
+from mmdet.registry import MODELS
 from torch.nn.modules.utils import _pair
 from torchvision.ops import roi_pool
+
+__all__ = ['TorchRoIExtractor', 'TorchRoIPool']
 
 
 class TorchRoIPool(nn.Module):
@@ -22,8 +23,7 @@ class TorchRoIPool(nn.Module):
 
     mmcv 2.1's ``RoIPool`` has no CPU kernel; this one has CPU and CUDA kernels and the same
     interface and rounding (box corners scaled by ``spatial_scale`` and rounded, bins of
-    ``(size + 1) / output_size``, max over each bin). mmdet's RoI extractors look RoI layers up by
-    name in ``mmcv.ops``, so importing mmcell adds it there: use
+    ``(size + 1) / output_size``, max over each bin). Use it through :class:`TorchRoIExtractor`:
     ``roi_layer=dict(type='TorchRoIPool', output_size=7)``.
 
     Args:
@@ -36,7 +36,7 @@ class TorchRoIPool(nn.Module):
         >>> import mmcell
         >>> from mmdet.registry import MODELS
         >>> extractor = MODELS.build(dict(
-        ...     type='mmdet.SingleRoIExtractor', out_channels=16, featmap_strides=[4],
+        ...     type='TorchRoIExtractor', out_channels=16, featmap_strides=[4],
         ...     roi_layer=dict(type='TorchRoIPool', output_size=7)))
         >>> feats = (torch.randn(1, 16, 32, 32), )
         >>> rois = torch.tensor([[0., 8., 8., 72., 56.]])  # batch index, x1, y1, x2, y2
@@ -58,6 +58,28 @@ class TorchRoIPool(nn.Module):
         return f'output_size={self.output_size}, spatial_scale={self.spatial_scale}'
 
 
-def install_torch_roi_pool() -> None:
-    """Make ``roi_layer=dict(type='TorchRoIPool', ...)`` buildable by mmdet's RoI extractors."""
-    mmcv.ops.TorchRoIPool = TorchRoIPool
+@MODELS.register_module()
+class TorchRoIExtractor(SingleRoIExtractor):
+    """mmdet's ``SingleRoIExtractor`` that also builds ``roi_layer=dict(type='TorchRoIPool')``.
+
+    Other layer types are looked up in ``mmcv.ops`` as mmdet does; all arguments are
+    ``SingleRoIExtractor``'s.
+
+    Example:
+        >>> import torch
+        >>> import mmcell
+        >>> from mmdet.registry import MODELS
+        >>> extractor = MODELS.build(dict(
+        ...     type='TorchRoIExtractor', out_channels=4, featmap_strides=[4, 8],
+        ...     roi_layer=dict(type='TorchRoIPool', output_size=7)))
+        >>> feats = (torch.randn(1, 4, 32, 32), torch.randn(1, 4, 16, 16))
+        >>> extractor(feats, torch.tensor([[0., 8., 8., 72., 56.]])).shape
+        torch.Size([1, 4, 7, 7])
+    """
+
+    def build_roi_layers(self, layer_cfg: dict, featmap_strides: list) -> nn.ModuleList:
+        """The RoI layer per level; ``type='TorchRoIPool'`` is :class:`TorchRoIPool`."""
+        cfg = dict(layer_cfg)
+        if cfg.get('type') == 'TorchRoIPool':
+            cfg['type'] = TorchRoIPool
+        return super().build_roi_layers(cfg, featmap_strides)

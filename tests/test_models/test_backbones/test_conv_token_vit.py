@@ -147,3 +147,35 @@ def test_every_arch_gives_every_out_type(arch, layers):
         sparse = build(arch=arch, out_type='sparse_attention')(x)[0]
     assert sparse.tokens.shape == (1, 37, 384)
     assert sparse.cls_attention.shape == (1, layers, 6, 10)
+
+
+@pytest.mark.parametrize('frozen_stages', [0, 1, 2])
+def test_frozen_stages_get_no_gradient_and_stay_in_eval_mode(frozen_stages):
+    model = build(arch=TINY, use_pos_embed=True, img_size=64, frozen_stages=frozen_stages)
+    model.train()
+    for i in range(2):
+        frozen = i < frozen_stages
+        parts = [model.embeds[i], model.stages[i]]
+        assert all(p.requires_grad != frozen for part in parts for p in part.parameters())
+        assert all(m.training != frozen for part in parts for m in part.modules())
+        assert model.pos_embeds[i].requires_grad != frozen
+    whole = frozen_stages == 2  # the CLS token and the final norm go with the last stage
+    assert model.cls_token.requires_grad != whole and model.norm.training != whole
+    assert all(p.requires_grad != whole for p in model.norm.parameters())
+    if not whole:
+        model(torch.randn(2, 3, 64, 64))[0].sum().backward()
+        assert {n for n, p in model.named_parameters() if p.grad is None} == {
+            n for n, p in model.named_parameters() if not p.requires_grad}
+
+
+def test_every_stage_frozen_in_sparse_mode_leaves_nothing_to_train():
+    model = build(arch=TINY, out_type='sparse_attention', frozen_stages=2).train()
+    assert not any(p.requires_grad for p in model.parameters())
+    assert not any(m.training for part in (*model.embeds, *model.stages)
+                   for m in part.modules())
+
+
+@pytest.mark.parametrize('frozen_stages', [-1, 3, 1.0])
+def test_bad_frozen_stages_are_refused(frozen_stages):
+    with pytest.raises(ValueError, match=r'frozen_stages must be an int in \[0, 2\]'):
+        build(arch=TINY, frozen_stages=frozen_stages)

@@ -1,0 +1,3 @@
+from .roi_pool import TorchRoIExtractor, TorchRoIPool
+
+__all__ = ['TorchRoIExtractor', 'TorchRoIPool']
