@@ -67,10 +67,11 @@ class SmearInferencer(BaseInferencer):
 
     Example:
         >>> from mmcell.apis import SmearInferencer
-        >>> smear = SmearInferencer('configs/cs_arfpn/cs_arfpn_r50_bccd.py', 'det.pth',  # doctest: +SKIP
-        ...                         'configs/efficientnet_lite/efficientnet-lite0_pbc_stain.py',
-        ...                         'cls.pth')
-        >>> result = smear(['field_1.jpg', 'field_2.jpg'], out_dir='work_dirs/infer')  # doctest: +SKIP
+        >>> smear = SmearInferencer(  # doctest: +SKIP
+        ...     'configs/cs_arfpn/cs_arfpn_r50_bccd.py', 'det.pth',
+        ...     'configs/efficientnet_lite/efficientnet-lite0_pbc_stain.py', 'cls.pth')
+        >>> result = smear(['field_1.jpg', 'field_2.jpg'],  # doctest: +SKIP
+        ...                out_dir='work_dirs/infer', report=True)
         >>> print(result['differential'].table())  # doctest: +SKIP
     """
 

@@ -12,7 +12,7 @@ import csv
 import os.path as osp
 import xml.etree.ElementTree as ET
 from collections import Counter
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 import numpy as np
 from mmengine.logging import print_log

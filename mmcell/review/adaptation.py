@@ -232,7 +232,6 @@ def fit_linear_head(classifier, crops: Sequence[Union[str, np.ndarray]], labels:
         >>> fit_linear_head(classifier, crops, labels, 'work_dirs/a/linear.pth')  # doctest: +SKIP
         PosixPath('work_dirs/a/linear.pth')
     """
-    from mmengine.registry import DefaultScope
     model = classifier.model
     head = model.head
     if not (isinstance(getattr(head, 'fc', None), torch.nn.Linear) and hasattr(head, 'pre_logits')):
@@ -245,7 +244,7 @@ def fit_linear_head(classifier, crops: Sequence[Union[str, np.ndarray]], labels:
     target = torch.tensor([classes.index(label) for label in labels])
     model.eval()
     features = []
-    with DefaultScope.overwrite_default_scope('mmpretrain'), torch.no_grad():
+    with torch.no_grad():
         for data in classifier.preprocess(list(crops), batch_size=batch_size):
             data = model.data_preprocessor(data, False)
             feats = model.extract_feat(data['inputs'])

@@ -8,7 +8,6 @@ where the class's evidence lies. Exact for such models, one forward pass, no gra
 import numpy as np
 import torch
 import torch.nn.functional as F
-from mmengine.registry import DefaultScope
 
 from .figures import overlay_heatmap, pyplot, save_figure
 
@@ -34,7 +33,7 @@ def class_activation(classifier, img: np.ndarray) -> dict:
                                                        torch.nn.Linear):
         raise TypeError(f'the classifier has a {neck} neck and a {type(model.head).__name__}: '
                         'a class activation map needs GlobalAveragePooling and a linear fc')
-    with DefaultScope.overwrite_default_scope('mmpretrain'), torch.no_grad():
+    with torch.no_grad():
         data = next(iter(classifier.preprocess([img], batch_size=1)))
         data = model.data_preprocessor(data, False)
         featmap = model.backbone(data['inputs'])[-1][0]  # (C, h, w)

@@ -6,7 +6,6 @@ pixels, the aggregated CLS attention the head ranks tokens by and the token it p
 """
 import numpy as np
 import torch
-from mmengine.registry import DefaultScope
 
 from .figures import overlay_heatmap, pyplot, save_figure
 
@@ -42,8 +41,7 @@ def sparse_attention(classifier, img):
 
     hook = model.head.register_forward_pre_hook(keep_feats)
     try:
-        with DefaultScope.overwrite_default_scope('mmpretrain'):
-            result = classifier([img])
+        result = classifier([img])
     finally:
         hook.remove()
     result = result['predictions'][0] if isinstance(result, dict) else result[0]
