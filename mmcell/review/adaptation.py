@@ -127,10 +127,12 @@ def adaptation_config(cfg: Config, checkpoint: str, ann_file: Union[str, Path],
 
     Example:
         >>> from mmcell.utils import load_config
-        >>> cfg = load_config('configs/baselines/resnet50_pbc_quick.py')  # doctest: +SKIP
+        >>> cfg = load_config('configs/baselines/resnet50_pbc_quick.py')
+        >>> classes = ['basophil', 'eosinophil', 'erythroblast', 'ig', 'lymphocyte',
+        ...            'monocyte', 'neutrophil', 'platelet']
         >>> tuned = adaptation_config(cfg, 'epoch_8.pth', 'train.txt', classes, 'work_dirs/a',
-        ...                           train='last-stage', iters=60)  # doctest: +SKIP
-        >>> tuned.model.backbone.frozen_stages, tuned.optim_wrapper.optimizer  # doctest: +SKIP
+        ...                           train='last-stage', iters=60)
+        >>> tuned.model.backbone.frozen_stages, tuned.optim_wrapper.optimizer
         (3, {'type': 'AdamW', 'lr': 0.0003, 'weight_decay': 0.05})
     """
     if train not in LEARNING_RATES:
@@ -181,16 +183,15 @@ def finetune(cfg: Config, checkpoint: str, ann_file: Union[str, Path], classes: 
             ``seed``, ``log_level``, ``schedule``.
 
     Returns:
-        Path: ``<work_dir>/iter_<iters>.pth``.
-
-    Example:
-        >>> checkpoint = finetune(cfg, 'epoch_8.pth', 'train.txt', classes, 'work_dirs/a',
-        ...                       train='head', iters=60)  # doctest: +SKIP
+        Path: ``<work_dir>/iter_<iters>.pth`` (e.g. ``finetune(cfg, 'epoch_8.pth', 'train.txt',
+        classes, 'work_dirs/a', train='head', iters=60)``).
     """
     from mmengine.registry import DefaultScope
     from mmengine.runner import Runner
+
+    from mmcell.compat import safe_checkpoint_loading
     tuned = adaptation_config(cfg, checkpoint, ann_file, classes, work_dir, **kwargs)
-    with DefaultScope.overwrite_default_scope('mmpretrain'):
+    with DefaultScope.overwrite_default_scope('mmpretrain'), safe_checkpoint_loading():
         runner = Runner.from_cfg(tuned)
         runner.train()
     return Path(work_dir) / f'iter_{tuned.train_cfg.max_iters}.pth'
@@ -228,6 +229,7 @@ def fit_linear_head(classifier, crops: Sequence[Union[str, np.ndarray]], labels:
             class of the classifier.
 
     Example:
+        >>> from mmcell.apis import CellClassificationInferencer
         >>> classifier = CellClassificationInferencer(config, checkpoint)  # doctest: +SKIP
         >>> fit_linear_head(classifier, crops, labels, 'work_dirs/a/linear.pth')  # doctest: +SKIP
         PosixPath('work_dirs/a/linear.pth')

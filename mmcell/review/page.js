@@ -7,6 +7,14 @@ const RUN = JSON.parse(document.getElementById('run-data').textContent);
 const UNIDENTIFIED = RUN.unidentified_label;
 const NOT_WHITE = RUN.not_white_label;
 const OPTIONS = [...RUN.classes, UNIDENTIFIED, NOT_WHITE];
+// The white-cell differential (mmcell.uncertainty.white_cell_differential): the classes the
+// run records as nucleated red cells (per 100 white cells) and as not white cells (apart) are
+// in no row of the percentages; the rest are the leukocyte classes.
+const NUCLEATED_RED = RUN.classes.filter(name => (RUN.nucleated_red || []).includes(name));
+const NOT_WHITE_CLASSES = RUN.classes.filter(name => (RUN.not_white || []).includes(name));
+const WHITE = RUN.classes.filter(name => !NUCLEATED_RED.includes(name) &&
+                                         !NOT_WHITE_CLASSES.includes(name));
+window.mmcellClasses = {white: WHITE, nucleatedRed: NUCLEATED_RED, notWhite: NOT_WHITE_CLASSES};
 const STORE = 'mmcell-review-' + RUN.id;
 
 // Per cell id: {label, reviewed}. Unreviewed cells keep their predicted class.
@@ -84,7 +92,7 @@ function tally() {
     else counts[label]++;
     if (review[cell.id]) { reviewed++; if (label !== cell.predicted) reassigned++; }
   }
-  const identified = RUN.classes.reduce((sum, name) => sum + counts[name], 0);
+  const identified = WHITE.reduce((sum, name) => sum + counts[name], 0);
   return {counts, identified, unidentified, notWhite, reviewed, reassigned,
           total: identified + unidentified};
 }
@@ -115,20 +123,29 @@ function renderCounts() {
   for (const cell of RUN.cells) predicted[cell.predicted]++;
   const body = document.querySelector('#differential tbody');
   body.replaceChildren();
-  const row = (name, count, cells, cls, note) => {
+  const row = (name, count, cells, cls, note, per100 = '') => {
     const tr = el('tr', {'data-class': name, class: cls || ''});
     if (count !== predicted[name] && name in predicted) tr.classList.add('changed');
     tr.append(el('td', {}, swatch(name), note || name), el('td', {text: String(count)}),
-              el('td', {text: cells[0]}), el('td', {text: RUN.intervals ? cells[1] : ''}));
+              el('td', {text: cells[0]}), el('td', {text: RUN.intervals ? cells[1] : ''}),
+              el('td', {text: per100}));
     body.append(tr);
   };
-  for (const name of RUN.classes) {
+  for (const name of WHITE) {
     row(name, t.counts[name], percentCells(t.counts[name], t.identified));
   }
-  row('identified', t.identified, [t.identified ? '100.0' : '\u2014', ''], 'apart');
+  row('identified', t.identified, [t.identified ? '100.0' : '\u2014', ''], 'apart',
+      'identified white cells');
   row(UNIDENTIFIED, t.unidentified, percentCells(t.unidentified, t.total), 'apart',
       `${UNIDENTIFIED} (% of all ${t.total} white cells)`);
-  row(NOT_WHITE, t.notWhite, ['', ''], 'apart', `${NOT_WHITE} (not counted)`);
+  for (const name of NUCLEATED_RED) {
+    row(name, t.counts[name], ['', ''], 'apart', `${name} (nucleated red cell)`,
+        t.identified ? (100 * t.counts[name] / t.identified).toFixed(1) : '\u2014');
+  }
+  for (const name of NOT_WHITE_CLASSES) {
+    row(name, t.counts[name], ['', ''], 'apart', `${name} (not a white cell)`);
+  }
+  row(NOT_WHITE, t.notWhite, ['', ''], 'apart', `${NOT_WHITE} (reassigned, not counted)`);
   document.getElementById('changes').textContent = t.reviewed
     ? `${t.reviewed} cells reviewed, ${t.reassigned} reassigned` : 'no cell reviewed yet';
   renderChart(t);
@@ -136,7 +153,7 @@ function renderCounts() {
 
 function renderChart(t) {
   const svg = document.getElementById('chart');
-  const names = [...RUN.classes, UNIDENTIFIED];
+  const names = [...WHITE, UNIDENTIFIED];
   const barH = 18, labelW = 110, width = 420, maxW = width - labelW - 50;
   svg.setAttribute('width', width);
   svg.setAttribute('height', names.length * barH + 4);
@@ -269,11 +286,16 @@ summary.textContent =
   ` \u00b7 classifier ${names(RUN.classifier)} \u00b7 detector ${names(RUN.detector)}` +
   ` \u00b7 run ${RUN.created}`;
 summary.title = `classifier: ${RUN.classifier}\ndetector: ${RUN.detector}\nrun id: ${RUN.id}`;
+const APART = (NUCLEATED_RED.length ? ` Nucleated red cells (${NUCLEATED_RED.join(', ')}) are` +
+  ' counted apart, per 100 identified white cells.' : '') +
+  (NOT_WHITE_CLASSES.length ? ` Cells classified as ${NOT_WHITE_CLASSES.join(', ')} are not` +
+  ' white cells and are counted apart, as are cells reassigned to' +
+  ` \u201c${NOT_WHITE}\u201d.` : ` Cells reassigned to \u201c${NOT_WHITE}\u201d are not counted.`);
 document.getElementById('method').textContent = RUN.intervals
   ? `Class percentages are of the identified white cells; ${Math.round(100 * RUN.confidence)}%` +
     ' intervals are exact binomial (Clopper-Pearson, the limits of R\u00fcmke\'s table).' +
-    ' Unidentified cells are counted apart, as a share of all white cells.'
-  : 'Class percentages are of the identified white cells.';
+    ' Unidentified cells are counted apart, as a share of all white cells.' + APART
+  : 'Class percentages are of the identified white cells.' + APART;
 renderGallery();
 renderFields();
 renderCounts();

@@ -2,7 +2,10 @@
 
 The page (``review.html`` in the run's folder) holds its script, its styles and the run's record
 inline; the field pictures and cell crops are the PNG files beside it (``fields/``, ``crops/``),
-so it needs no server and no network. It shows the differential count (table and bar chart),
+so it needs no server and no network. It shows the white-cell differential (table and bar
+chart; as :func:`mmcell.uncertainty.white_cell_differential`: percentages over the identified
+leukocytes, unidentified cells apart, nucleated red cells per 100 white cells, platelets and cells
+that are not white cells counted apart),
 the images that could not be read, every white cell's crop grouped by predicted class with the
 least certain first, and the fields with their boxes; a click on a crop marks the cell in its
 field. A person reassigns a cell (to another class, ``unidentified`` or ``not a white cell``) or
@@ -51,6 +54,11 @@ def write_review_page(record: Dict, out_dir: Union[str, Path],
     if missing:
         raise ValueError(f'cells {missing[:5]} have no crop: the review page needs a run that '
                          'saved its crops')
+    from ..uncertainty.intervals import NOT_WHITE_CLASSES, NUCLEATED_RED_CLASSES
+    # The classes counted apart from the white cells (a record from before they were recorded
+    # gets the pipeline's).
+    record = {'nucleated_red': list(NUCLEATED_RED_CLASSES),
+              'not_white': list(NOT_WHITE_CLASSES), **record}
     html, css, js = (path.read_text() for path in _ASSETS)
     # Inside <script>, "</script" ends the element and "<!--" changes how it is read: no "<"
     # at all ("\u003c" is the same character to JSON).

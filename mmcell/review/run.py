@@ -69,6 +69,7 @@ class SmearRun:
                  detector: str = '',
                  intervals: bool = True,
                  confidence: float = 0.95) -> None:
+        from ..uncertainty.intervals import NOT_WHITE_CLASSES, NUCLEATED_RED_CLASSES
         self.out_dir = Path(out_dir)
         self.save_crops = crops
         self.white_class = white_class
@@ -76,7 +77,8 @@ class SmearRun:
             format=RUN_FORMAT, version=1, id=uuid.uuid4().hex,
             created=datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
             classes=list(classes), white_class=white_class, unidentified_label=UNIDENTIFIED,
-            not_white_label=NOT_WHITE, classifier=classifier, detector=detector,
+            not_white_label=NOT_WHITE, nucleated_red=list(NUCLEATED_RED_CLASSES),
+            not_white=list(NOT_WHITE_CLASSES), classifier=classifier, detector=detector,
             intervals=intervals, confidence=confidence,
             colours={name: _hex(name) for name in (*classes, UNIDENTIFIED, NOT_WHITE)},
             fields=[], cells=[], skipped=[])
