@@ -63,8 +63,8 @@ def parse_args(argv=None):
     parser.add_argument('--correct-counts', action='store_true',
                         help="also give counts corrected for the classifier's confusions on its "
                         'validation split (needs its trust state; smear pipeline)')
-    parser.add_argument('--batch-size', type=int, default=4,
-                        help='fields per batch (smear pipeline); cells per batch x 8 otherwise')
+    parser.add_argument('--batch-size', type=int, default=1,
+                        help='fields per detector batch (smear pipeline)')
     parser.add_argument('--no-pictures', action='store_true',
                         help="don't draw the fields (fields/*.png)")
     parser.add_argument('--report', action='store_true',
@@ -163,6 +163,12 @@ def main(argv=None):
         except ValueError as err:
             raise SystemExit(f'error: {err}') from None
         skipped = [path for path, _ in result['skipped']]
+        timing = result['timing']
+        if timing['fields']:
+            print(f"detection: {timing['detection_s'] / timing['fields']:.2f} s per field"
+                  + (f"; classification: {timing['cells']} white cells, "
+                     f"{timing['cells'] / timing['classification_s']:.1f} per second"
+                     if timing['cells'] else ''))
         if result['differential'] is not None:
             print(f'Differential of the white cells of {len(result["fields"])} fields (95% '
                   'intervals: exact binomial' + ("; corrected for the validation split's "

@@ -129,6 +129,10 @@ def test_smear_inferencer_skips_unreadable_fields_and_names_them(smear_inference
                               white_class='RBC', out_dir=str(tmp_path / 'out'), report=True)
     assert [path for path, _ in result['skipped']] == [str(broken)]
     assert len(result['fields']) == 1
+    timing = result['timing']
+    assert timing['fields'] == 1 and timing['detection_s'] > 0
+    assert timing['cells'] == result['fields'][0]['counts']['RBC'] == len(
+        result['fields'][0]['crops'])
     record = json.loads((tmp_path / 'out' / 'run.json').read_text())
     assert [s['image'] for s in record['skipped']] == [str(broken)]
     assert (tmp_path / 'out' / 'review.html').is_file()

@@ -32,6 +32,8 @@ def test_demo_runs_every_step_on_synthetic_data(tmp_path):
         assert len(list(csv.DictReader(f))) == 2
     assert len(list((work / 'smear_counts' / 'fields').glob('*.png'))) == 2
     assert (work / 'smear_counts' / 'review.html').is_file()
+    # The white-cell differential: leukocytes, nucleated red cells per 100, platelets apart.
+    assert 'per 100 white cells' in out and 'not a white cell, counted apart' in out
     with open(data / 'bccd' / 'BCCD' / 'ground_truth.csv') as f:
         truth = {row['image']: row for row in csv.DictReader(f)}
     for name in ('Smear_00006', 'Smear_00007'):
