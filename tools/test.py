@@ -144,7 +144,8 @@ def test(args):
     # A config saved by a run (seed_sweep.py, cross_validate.py) may hold the report already: it
     # then writes here instead of into the run's folder, and is not added twice.
     reports = [m for m in evaluator.metrics if type(m).__name__ == REPORT_METRIC[scope]]
-    for report in reports:
+    for report in reports + [m for m in evaluator.metrics
+                             if type(m).__name__ == 'SourceDetectionReport']:
         report.out_dir = runner.log_dir
     extra = [] if reports else [dict(type=REPORT_METRIC[scope], out_dir=runner.log_dir)]
     if scope == 'mmpretrain':

@@ -7,6 +7,7 @@ from .rbc14 import RBC14_CLASSES, RBC14Dataset, canonical_rbc_name
 from .transforms import (CropCell, RandomJPEG, RandomLabStats, RandomStainJitter, ReframeCell,
                          StainNormalize)
 from .splits import assign_stratified, read_groups, split_indices
+from .txl_pbc import TXL_PBC_CLASSES, TXL_PBC_SOURCES, TXLPBCDataset
 from .voc import CellVOCDataset, voc_xml
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     'canonical_rbc_name',
     'assign_stratified', 'read_groups',
     'split_indices', 'CellVOCDataset', 'voc_xml', 'RandomJPEG', 'RandomLabStats',
-    'RandomStainJitter', 'ReframeCell', 'StainNormalize'
+    'RandomStainJitter', 'ReframeCell', 'StainNormalize', 'TXL_PBC_CLASSES', 'TXL_PBC_SOURCES',
+    'TXLPBCDataset'
 ]
