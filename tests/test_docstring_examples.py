@@ -31,7 +31,8 @@ HELPER_MODULES = ('mmcell.datasets.splits', 'mmcell.datasets.cell_folders',
                   'mmcell.review.corrections', 'mmcell.review.adaptation',
                   'mmcell.evaluation.selection_report', 'mmcell.engine.runs',
                   'mmcell.converters.chula_rbc12', 'mmcell.structures.cell_crop',
-                  'mmcell.uncertainty.intervals', 'mmcell.visualization.trust_plots')
+                  'mmcell.uncertainty.intervals', 'mmcell.visualization.trust_plots',
+                  'mmcell.engine.cpu_inference')
 OPTIONFLAGS = doctest.ELLIPSIS  # as pytest's doctest runner
 
 

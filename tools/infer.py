@@ -39,6 +39,7 @@ import mmcv
 
 from mmcell.apis import CellClassificationInferencer, SmearInferencer
 from mmcell.compat import install, quiet_known_warnings
+from mmcell.engine import convert_for_cpu_inference
 from mmcell.utils import track
 
 IMAGE_SUFFIXES = {'.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff'}
@@ -120,6 +121,7 @@ def classify_images(args, paths, out_dir):
     import csv
     classifier = CellClassificationInferencer(args.classifier[0], args.classifier[1],
                                               device=args.device, coverage=args.coverage)
+    convert_for_cpu_inference(classifier.model)  # CvT layers' CPU fast paths; others unchanged
     k = min(args.topk, len(classifier.classes))
     rows, skipped = [], []
     for path in track(paths, description=f'classifying {len(paths)} images'):
@@ -152,6 +154,8 @@ def main(argv=None):
     else:
         smear = SmearInferencer(*args.detector, *(args.classifier or (None, None)),
                                 device=args.device)
+        if smear.classifier is not None:  # CvT layers' CPU fast paths; other models unchanged
+            convert_for_cpu_inference(smear.classifier.model)
         if args.coverage is not None and smear.classifier is not None:
             smear.classifier.coverage = args.coverage
         try:

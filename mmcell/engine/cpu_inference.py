@@ -15,12 +15,12 @@ mmpretrain's do. :func:`convert_for_cpu_inference` swaps in, in place and where 
   as before; bfloat16 takes it only where oneDNN has bf16 kernels (AVX-512 BW/VL/DQ or
   AVX-NE-CONVERT), and under CPU autocast the product is in autocast's dtype, as ``F.linear``'s.
 * **Attention in cache-sized blocks** in bfloat16, on CPUs with AVX-512-BF16 and no AMX: there
-  ``F.scaled_dot_product_attention``'s fused CPU kernel (whose fast bf16 path needs AMX) ran
-  2.0-2.4x slower than the explicit form (scaled product, softmax, product) taken over a few
-  (batch, head) slices at a time, each block of logits within :data:`ATTENTION_BLOCK_BYTES`
-  (AMD EPYC, every stage of CvT-13 at 128 and 224, batch 32). With AMX the fused kernel is
-  faster (1.3-1.7x on an Intel Xeon), and in float32 it is as fast or faster everywhere, so
-  there it stays.
+  ``F.scaled_dot_product_attention``'s fused CPU kernel ran 2.0-2.4x slower than the explicit
+  form (scaled product, softmax, product) taken over a few (batch, head) slices at a time, each
+  block of logits within :data:`ATTENTION_BLOCK_BYTES` (AMD EPYC, forward, every stage of
+  CvT-13 at 128 and 224, batch 32). On an Intel Xeon with AMX the fused kernel is the faster,
+  by 1.2-1.9x on the same stages, and in float32 it is as fast or faster everywhere, so there
+  it stays.
 
 Measured before and after in ``docs/performance.md`` (``tools/analysis_tools/benchmark.py``'s
 ``cellvit-cpu`` and ``cellvit-cls-head-cpu`` rows).
@@ -72,7 +72,7 @@ def _cpu_flags() -> FrozenSet[str]:
 
 @lru_cache(maxsize=None)
 def _onednn_bf16() -> bool:
-    """Whether oneDNN has bf16 kernels on this CPU (else its bf16 product refuses or crawls)."""
+    """Whether oneDNN has bf16 kernels on this CPU (where it has none, bf16 stays F.linear)."""
     return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
 
 

@@ -1,5 +1,6 @@
 """convert_for_cpu_inference: the same outputs as the plain model, the state dict untouched."""
 import copy
+from pathlib import Path
 
 import pytest
 import torch
@@ -7,14 +8,15 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.config import Config
 from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
 
 import mmcell  # noqa: F401 (registers ConvTokenViT and SparseAttentionHead)
-from mmcell.engine import convert_for_cpu_inference
-from mmcell.engine import cpu_inference
+from mmcell.engine import convert_for_cpu_inference, cpu_inference
 from mmcell.engine.cpu_inference import (OneDNNLinear, blocked_attention, onednn_applies,
                                          onednn_linear)
 from mmcell.models.layers import ConvProjectionAttention
 
+CELLVIT = Path(__file__).parents[2] / 'configs' / '_base_' / 'models' / 'cellvit.py'
 # CellViT's model config with a small three-stage arch (8x8, then 4x4 tokens; 2x2 keys + CLS).
 SMALL_ARCH = dict(embed_dims=[16, 32, 48], num_heads=[1, 2, 3], depths=[1, 1, 3],
                   patch_sizes=[7, 3, 3], strides=[4, 2, 2], paddings=[2, 1, 1])
@@ -22,7 +24,7 @@ SMALL_ARCH = dict(embed_dims=[16, 32, 48], num_heads=[1, 2, 3], depths=[1, 1, 3]
 
 def build_cellvit(cls_head=False):
     """CellViT (or its CLS-head ablation) from configs/_base_/models/cellvit.py, small, eval."""
-    cfg = Config.fromfile('configs/_base_/models/cellvit.py').model
+    cfg = Config.fromfile(CELLVIT).model
     cfg.backbone.arch = SMALL_ARCH
     cfg.head.update(num_classes=5, in_channels=48, num_layers=2, num_heads=3)
     if cls_head:
@@ -129,7 +131,6 @@ def test_models_without_cvt_layers_are_left_alone():
 
 def test_a_converted_model_trains_as_the_plain_one():
     plain, fast = plain_and_converted()
-    from mmpretrain.structures import DataSample
     x = torch.randn(4, 3, 64, 64)
     samples = [DataSample().set_gt_label(i % 5) for i in range(4)]
     for model in (plain, fast):

@@ -2,8 +2,10 @@
 import mmcv
 import numpy as np
 import pytest
+from mmdet.apis import init_detector
 
-from mmcell.apis import init_classifier, init_detector
+from mmcell.apis import CellClassificationInferencer
+from mmcell.compat import safe_checkpoint_loading
 from mmcell.visualization import (class_activation, detector_feature_maps, draw_class_activation,
                                   draw_feature_maps, draw_sparse_attention, sparse_attention)
 
@@ -23,7 +25,7 @@ def cell(synthetic_data):
 
 
 def test_sparse_attention_view(cell_classifier, cell, tmp_path):
-    view = sparse_attention(init_classifier(*cell_classifier), cell)
+    view = sparse_attention(CellClassificationInferencer(*cell_classifier), cell)
     assert view['attention'].shape == cell.shape[:2]  # 48x48: back in the image's pixels
     assert view['attention'].min() == 0 and view['attention'].max() == pytest.approx(1)
     assert view['tokens'].shape == (6, 2)  # one per head of the last stage
@@ -42,12 +44,12 @@ def test_sparse_attention_needs_the_sparse_head(tmp_path):
     config = ROOT / 'configs' / 'cellvit' / 'cellvit_munich_cls-head.py'
     checkpoint = save_random_checkpoint(config, tmp_path / 'cls.pth', [f'c{i}' for i in range(10)])
     with pytest.raises(TypeError, match='LinearClsHead, not a SparseAttentionHead'):
-        sparse_attention(init_classifier(str(config), checkpoint), np.zeros((8, 8, 3), np.uint8))
+        sparse_attention(CellClassificationInferencer(str(config), checkpoint), np.zeros((8, 8, 3), np.uint8))
 
 
 def test_class_activation_map(lite_classifier, cell, tmp_path):
     import torch
-    classifier = init_classifier(*lite_classifier)
+    classifier = CellClassificationInferencer(*lite_classifier)
     view = class_activation(classifier, cell)
     assert view['activation'].shape == cell.shape[:2]  # 48x48: back in the image's pixels
     assert view['activation'].min() == 0 and view['activation'].max() == pytest.approx(1)
@@ -65,12 +67,14 @@ def test_class_activation_map(lite_classifier, cell, tmp_path):
 
 def test_class_activation_needs_pooled_features_and_a_linear_head(cell_classifier):
     with pytest.raises(TypeError, match='NoneType neck and a SparseAttentionHead'):
-        class_activation(init_classifier(*cell_classifier), np.zeros((8, 8, 3), np.uint8))
+        class_activation(CellClassificationInferencer(*cell_classifier), np.zeros((8, 8, 3), np.uint8))
 
 
 def test_feature_maps(cell_detector, synthetic_data, tmp_path):
     smear = mmcv.imread(synthetic_data / 'bccd' / 'BCCD' / 'JPEGImages' / 'Smear_00006.jpg')
-    maps = detector_feature_maps(init_detector(*cell_detector), smear)
+    with safe_checkpoint_loading():
+        detector = init_detector(*cell_detector, device='cpu')
+    maps = detector_feature_maps(detector, smear)
     assert sorted(maps) == ['C2', 'C3', 'C4', 'C5', 'P2', 'P3', 'P4', 'P5', 'P6']
     # 320x240 padded to 320x256 at the input: padding cropped off at every level.
     assert maps['C2'].shape == maps['P2'].shape == (60, 80)

@@ -6,7 +6,7 @@ of the two has the lower negative log-likelihood on held-out halves of the valid
 the test pipeline) it fits the Mahalanobis class means and covariance of the head's pre-logit
 features; each score's threshold accepts ``--accept`` of the validation cells. The state is
 saved beside the checkpoint (``epoch_8.pth`` -> ``epoch_8.trust.pth``), where ``tools/test.py``,
-``tools/infer.py`` and ``mmcell.apis.init_classifier`` find it.
+``tools/infer.py`` and ``mmcell.apis.CellClassificationInferencer`` find it.
 
 Example:
     python tools/analysis_tools/fit_trust.py configs/cellvit/cellvit_pbc_quick.py \\
