@@ -12,7 +12,7 @@ from ..conftest import ROOT, run_tool
 CONFIGS = ROOT / 'configs'
 ENTRY_POINTS = {'cellvit_munich.py': 'cellvit/cellvit_munich.py',
                 'cs_arfpn_r50_bccd.py': 'cs_arfpn/cs_arfpn_r50_bccd.py'}
-METAFILES = ('cellvit', 'cs_arfpn', 'baselines', 'efficientnet_lite')
+METAFILES = ('cellvit', 'cs_arfpn', 'baselines', 'efficientnet_lite', 'lite_fpn')
 
 
 def test_an_old_path_names_the_new_one(monkeypatch):
