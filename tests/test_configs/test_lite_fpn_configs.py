@@ -33,6 +33,7 @@ LEVELS = [(24, 4), (40, 8), (112, 16), (320, 32)]
 # The fast tier builds, loads and steps the BCCD FPN config; the siblings change the neck, the
 # head, the data or the schedule around the same backbone.
 FAST_TIER = 'faster_rcnn_lite0_fpn_bccd.py'
+TEST_TXL = 'faster_rcnn_lite0_fpn_bccd_test-txl.py'  # a test config: BCCD's model on TXL-PBC
 
 
 def tiered(names=CONFIGS):
@@ -45,8 +46,8 @@ def load(name):
 
 
 def test_every_config_of_the_folder_is_tested():
-    assert {p.name for p in FOLDER.glob('*.py')} == set(CONFIGS)
-    for name in CONFIGS:  # each config file names the custom imports itself
+    assert {p.name for p in FOLDER.glob('*.py')} == set(CONFIGS) | {TEST_TXL}
+    for name in (*CONFIGS, TEST_TXL):  # each config file names the custom imports itself
         text = (FOLDER / name).read_text()
         assert "custom_imports = dict(imports=['mmcell', 'mmcell.compat.apply'], " \
                'allow_failed_imports=False)' in text, name
@@ -200,3 +201,19 @@ def test_config_takes_a_training_step_on_the_real_files(name, request, monkeypat
     assert any(key.endswith('loss_cls') for key in log_vars)
     assert torch.equal(model.backbone.layers[1][0].linear_conv.conv.weight, frozen)
     assert not torch.equal(model.backbone.layers[7][0].linear_conv.conv.weight, trained)
+
+
+@pytest.mark.skipif(not TXL.is_dir(), reason='needs $MMCELL_DATA/txl_pbc')
+def test_the_txl_config_tests_the_bccd_model_on_every_source(monkeypatch):
+    monkeypatch.setenv('MMCELL_DATA', str(DATA))
+    cfg, bccd = load(TEST_TXL), load(FAST_TIER)
+    assert cfg.model.to_dict() == bccd.model.to_dict()
+    assert [m['type'] for m in cfg.test_evaluator] == ['VOCMetric', 'SourceDetectionReport']
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        dataset = DATASETS.build(cfg.test_dataloader.dataset)
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    assert dataset.metainfo['classes'] == ('RBC', 'WBC', 'Platelets')  # as the model was trained
+    assert {info['source'] for info in infos} == {'raabin', 'pbc', 'bcd', 'bccd'}
+    assert all(info['bccd_split'] == 'test' for info in infos if info['source'] == 'bccd')
+    packed = dataset[0]['data_samples']
+    assert packed.source == infos[0]['source']  # what the per-source report reads

@@ -63,6 +63,7 @@ model = dict(
     neck=dict(type='AttentionFPN',
               attention_cfg=dict(type='ChannelSpatialAttentionUnit', ratio=16)),
     roi_head=dict(bbox_roi_extractor=dict(
+        type='TorchRoIExtractor',
         roi_layer=dict(_delete_=True, type='TorchRoIPool', output_size=7)),
         bbox_head=dict(num_classes=3)))
 """
