@@ -309,8 +309,9 @@ class SmearInferencer(BaseInferencer):
             visualization (list[np.ndarray], optional): From :meth:`visualize`.
             return_datasamples (bool): Unused (see :meth:`__call__`).
             out_dir (str, optional): Write ``cells.csv``/``.json`` (``detections.*`` without a
-                classifier), ``counts.csv``, ``differential.csv`` and, with ``report``, the
-                review page. Defaults to None (nothing written).
+                classifier), ``counts.csv``, ``differential.csv``, ``timing.json`` (the
+                ``timing`` below) and, with ``report``, the review page. Defaults to None
+                (nothing written).
             correct_counts (bool): Also correct the differential for the classifier's
                 confusions on its validation split (needs its trust state). Defaults to False.
             report (bool): Write the review page (``review.html``, ``run.json``). Defaults to
@@ -381,6 +382,7 @@ class SmearInferencer(BaseInferencer):
         _write_csv(out_dir / 'counts.csv', header, [[c[k] for k in header] for c in counts])
         if result['differential'] is not None:
             _write_differential(out_dir / 'differential.csv', result['differential'])
+        (out_dir / 'timing.json').write_text(json.dumps(result['timing'], indent=1))
         if report:
             write_review_page(self.run.write(), out_dir)
         else:  # a page left by an earlier report here would show this run's pictures

@@ -76,6 +76,9 @@ MODELS = {
     'cs-arfpn-r50': BenchmarkModel('det', config='configs/cs_arfpn_r50_bccd.py'),
     'faster-rcnn-r50-fpn': BenchmarkModel('det',
                                           config='configs/cs_arfpn/faster_rcnn_r50_fpn_bccd.py'),
+    # The smear pipeline's default detector at the 480x360 its config resizes a field to.
+    'faster-rcnn-lite0-fpn': BenchmarkModel(
+        'det', config='configs/lite_fpn/faster_rcnn_lite0_fpn_bccd.py', input_shape=(360, 480)),
 }
 
 Step = Callable[[torch.Tensor], object]

@@ -1,5 +1,7 @@
 """tools/analysis_tools/benchmark.py in its quick mode: a complete table, not timings."""
 import csv
+import json
+import re
 
 import pytest
 
@@ -10,7 +12,7 @@ from ..conftest import load_tool, run_tool
 
 MODELS = ['cellvit', 'cellvit-cpu', 'cellvit-cls-head', 'cellvit-cls-head-cpu', 'hf-cvt-13',
           'deit-s', 'swin-t', 'vit-b16', 'resnet50', 'efficientnet-lite0', 'efficientnet-lite0-128',
-          'cs-arfpn-r50', 'faster-rcnn-r50-fpn']
+          'cs-arfpn-r50', 'faster-rcnn-r50-fpn', 'faster-rcnn-lite0-fpn']
 
 
 def read(path):
@@ -43,6 +45,7 @@ def test_quick_benchmark_writes_a_complete_table(tmp_path):
     inputs = {r['model']: r['input'] for r in rows}
     assert inputs['efficientnet-lite0'] == '224x224'
     assert inputs['efficientnet-lite0-128'] == '128x128'
+    assert inputs['faster-rcnn-lite0-fpn'] == '480x360'  # as its config resizes a field
     sizes = {r['model']: float(r['params_M']) for r in rows}
     assert 3 < sizes['efficientnet-lite0'] == sizes['efficientnet-lite0-128'] < 4  # 3.4 M
     assert sizes['cellvit-cls-head'] > sizes['cellvit'] > 15  # the sparse head is smaller
@@ -56,6 +59,9 @@ def test_quick_benchmark_writes_a_complete_table(tmp_path):
     assert 'ConvTokenViT-13 (CLS head, CPU conversion) over HF CvT-13' in proc.stdout
     assert 'Default classifier (EfficientNet-Lite0, 128x128), fp32 crops/s at batch 2' in \
         proc.stdout
+    assert re.search(r'Default detector \(Faster R-CNN Lite0-FPN, a field at 480x360\) over '
+                     r'CS-ARFPN R50 \(640x480\), fp32 fields/s at batch 1: [\d.]+ \(goal >= 4',
+                     proc.stdout)
 
 
 @pytest.mark.benchmark
@@ -133,3 +139,37 @@ def test_the_cpu_models_are_cellvit_converted_for_cpu_inference():
     x = torch.randn(1, 3, 112, 112)
     with torch.no_grad():
         torch.testing.assert_close(forward(x), plain_forward(x), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.subprocess
+def test_smear_run_times_infer_tool_per_detector(cell_classifier, cell_detector, synthetic_data,
+                                                 tmp_path):
+    from mmcell.benchmark.smear_run import SMEAR_COLUMNS, time_smear_run
+    fields = sorted((synthetic_data / 'bccd' / 'BCCD' / 'JPEGImages').glob('Smear_0000[67].jpg'))
+    row = time_smear_run('cs-arfpn', fields, cell_detector, cell_classifier, tmp_path / 'run',
+                         infer_args=('--score-thr', '0', '--white-class', 'RBC'))
+    assert list(row) == SMEAR_COLUMNS
+    # The detector keeps its 6 best boxes a field; every one is a "white" (RBC) cell here.
+    assert (row['pipeline'], row['fields'], row['cells'], row['white_cells']) == (
+        'cs-arfpn', 2, 12, 12)
+    assert row['run_s'] > row['detection_s_field'] * 2 > 0 and row['classification_s_cell'] > 0
+    timing = json.loads((tmp_path / 'run' / 'timing.json').read_text())
+    assert timing['fields'] == 2 and timing['cells'] == 12
+
+
+@pytest.mark.subprocess
+def test_benchmark_smear_run_writes_one_row_per_detector(cell_classifier, cell_detector,
+                                                         synthetic_data, tmp_path):
+    folder = synthetic_data / 'bccd' / 'BCCD' / 'JPEGImages'
+    proc = run_tool('tools/analysis_tools/benchmark.py', '--models', 'resnet50', '--quick',
+                    '--bf16', 'off', '--smear-run', folder, '--smear-fields', '2',
+                    '--smear-detector', 'one', *cell_detector,
+                    '--smear-detector', 'two', *cell_detector,
+                    '--smear-classifier', *cell_classifier, '--out-dir', tmp_path)
+    rows = read(tmp_path / 'smear_run.csv')
+    assert [(r['pipeline'], r['fields']) for r in rows] == [('one', '2'), ('two', '2')]
+    assert rows[0]['cells'] == rows[1]['cells']  # the same detector on the same fields
+    assert 'one over two: the run' in proc.stdout
+    proc = run_tool('tools/analysis_tools/benchmark.py', '--smear-run', folder, check=False)
+    assert proc.returncode == 2
+    assert '--smear-run needs at least one --smear-detector' in proc.stderr

@@ -24,11 +24,21 @@ The ``cellvit-cpu`` and ``cellvit-cls-head-cpu`` rows are CellViT and its CLS-he
 converted for CPU inference (:func:`mmcell.engine.convert_for_cpu_inference`), as mmcell's tools
 run them; the goals read those rows.
 
+With ``--smear-run FIELDS`` it also times the whole smear run as users run it: ``tools/infer.py``
+on those fields once per ``--smear-detector NAME CONFIG CHECKPOINT``, each with the
+``--smear-classifier`` (:mod:`mmcell.benchmark.smear_run`): seconds for the run, detection
+seconds a field, classification seconds a white cell (``smear_run.csv``/``.json``).
+
 Examples:
     python tools/analysis_tools/benchmark.py                    # all models, batch 1 and 32
     python tools/analysis_tools/benchmark.py --models cellvit cellvit-cpu --batches 32
     python tools/analysis_tools/benchmark.py --models cellvit hf-cvt-13 --scaling
     python tools/analysis_tools/benchmark.py --quick            # a smoke run (CI)
+    python tools/analysis_tools/benchmark.py --models faster-rcnn-lite0-fpn cs-arfpn-r50 \\
+        --smear-run ../shared/data/bccd/BCCD/JPEGImages --smear-fields 100 \\
+        --smear-detector lite0-fpn configs/lite_fpn/faster_rcnn_lite0_fpn_bccd.py lite.pth \\
+        --smear-detector cs-arfpn-r50 configs/cs_arfpn/cs_arfpn_r50_bccd.py cs_arfpn.pth \\
+        --smear-classifier configs/efficientnet_lite/efficientnet-lite0_pbc_stain.py cls.pth
 """
 import argparse
 import importlib
@@ -144,13 +154,56 @@ def parse_args(argv=None):
                         'batch of 32 takes minutes per model')
     parser.add_argument('--quick', action='store_true',
                         help='a smoke run: batch 1 and 2, one iteration, small scaling table')
+    parser.add_argument('--smear-run', nargs='+', metavar='FIELDS',
+                        help='also time tools/infer.py on these field images (or folders)')
+    parser.add_argument('--smear-fields', type=int,
+                        help='the first N of the --smear-run images (sorted)')
+    parser.add_argument('--smear-detector', nargs=3, action='append', default=[],
+                        metavar=('NAME', 'CONFIG', 'CHECKPOINT'),
+                        help='a detector for --smear-run (repeat it to compare)')
+    parser.add_argument('--smear-classifier', nargs=2, metavar=('CONFIG', 'CHECKPOINT'),
+                        help='the white-cell classifier of every --smear-run pipeline')
     parser.add_argument('--out-dir', default='work_dirs/benchmark')
     parser.add_argument('--worker', choices=list(MODELS), help=argparse.SUPPRESS)
     parser.add_argument('--sizes', type=int, nargs='+', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
         args.batches, args.det_batches, args.iters, args.warmup = [1, 2], [1], 1, 0
+    if args.smear_run and not (args.smear_detector and args.smear_classifier):
+        parser.error('--smear-run needs at least one --smear-detector and the '
+                     '--smear-classifier')
     return args
+
+
+def smear_fields(items, limit=None):
+    """The field images of ``--smear-run``: files as given, folders' images sorted."""
+    paths = []
+    for item in map(Path, items):
+        if item.is_dir():
+            paths += sorted(p for p in item.iterdir()
+                            if p.suffix.lower() in ('.jpg', '.jpeg', '.png', '.bmp', '.tif'))
+        elif item.is_file():
+            paths.append(item)
+        else:
+            raise SystemExit(f'error: --smear-run: {item} does not exist')
+    return paths[:limit]
+
+
+def smear_runs(args, out_dir):
+    """Time ``tools/infer.py`` once per ``--smear-detector``; write and print the table."""
+    fields = smear_fields(args.smear_run, args.smear_fields)
+    rows = []
+    for name, config, checkpoint in args.smear_detector:
+        print(f'  smear run, {name}: {len(fields)} fields ...', flush=True)
+        rows.append(benchmark.smear_run.time_smear_run(
+            name, fields, (config, checkpoint), tuple(args.smear_classifier),
+            out_dir / 'smear_run' / name))
+    report.write_table(rows, benchmark.smear_run.SMEAR_COLUMNS, out_dir, 'smear_run')
+    first = rows[0]
+    for row in rows[1:]:
+        print(f"  {first['pipeline']} over {row['pipeline']}: the run "
+              f"{row['run_s'] / first['run_s']:.2f}x, detection "
+              f"{row['detection_s_field'] / first['detection_s_field']:.2f}x faster")
 
 
 def main(argv=None):
@@ -188,6 +241,9 @@ def main(argv=None):
         print('Scaling:', flush=True)
         report.write_table(scaling(args.iters, args.warmup, args.quick),
                            report.SCALING_COLUMNS, out_dir, 'scaling')
+    if args.smear_run:
+        print('Smear runs (tools/infer.py):', flush=True)
+        smear_runs(args, out_dir)
 
 
 if __name__ == '__main__':
