@@ -5,10 +5,10 @@
    synthetic data is written once to ``work_dirs/data/synthetic`` (``mmcell.synthetic``'
    ``write_cell_crops`` and ``write_smears``). The output says which ran.
 2. Fine-tunes the default white-cell classifier, EfficientNet-Lite0 from its ImageNet weights
-   (``configs/efficientnet_lite/efficientnet-lite0_pbc_stain.py``, the stain recipe), and trains CS-ARFPN
-   (``configs/cs_arfpn/cs_arfpn_r50_bccd_quick.py``) from scratch with ``tools/train.py``; tests
-   them with ``tools/test.py``: classification report and confusion matrix, detection report and
-   PR curves.
+   (``configs/efficientnet_lite/efficientnet-lite0_pbc_stain.py``, the stain recipe), and the
+   default smear detector, Faster R-CNN on EfficientNet-Lite0 from its ImageNet weights
+   (``configs/lite_fpn/faster_rcnn_lite0_fpn_bccd.py``), with ``tools/train.py``; tests them with
+   ``tools/test.py``: classification report and confusion matrix, detection report and PR curves.
 3. Pictures: where the classifier looked (class activation maps), one cell per class; C2-C4/P2-P4
    feature maps of a test smear (``tools/visualization/``).
 4. The smear pipeline (``tools/infer.py``: detect, crop white cells, classify, count) on the test
@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CLS_CONFIG = 'configs/efficientnet_lite/efficientnet-lite0_pbc_stain.py'
-DET_CONFIG = 'configs/cs_arfpn/cs_arfpn_r50_bccd_quick.py'
+DET_CONFIG = 'configs/lite_fpn/faster_rcnn_lite0_fpn_bccd.py'
 PBC_FOLDER = 'pbc/PBC_dataset_normal_DIB'
 BCCD_FOLDER = 'bccd/BCCD'
 
@@ -43,7 +43,7 @@ def parse_args(argv=None):
     parser.add_argument('--smears', type=int, nargs=3, default=[48, 8, 8],
                         metavar=('TRAIN', 'VAL', 'TEST'), help='synthetic smear fields per split')
     parser.add_argument('--cls-epochs', type=int, default=6, help='classifier training epochs')
-    parser.add_argument('--det-epochs', type=int, default=6, help='CS-ARFPN training epochs')
+    parser.add_argument('--det-epochs', type=int, default=6, help='detector training epochs')
     return parser.parse_args(argv)
 
 
@@ -133,7 +133,7 @@ def main(argv=None):
     cls_ckpt = train_and_test(CLS_CONFIG, cls_dir, cls_root, [
         f'train_cfg.max_epochs={args.cls_epochs}', f'train_cfg.val_interval={args.cls_epochs}',
         f'default_hooks.checkpoint.interval={args.cls_epochs}'])
-    det_dir = work_dir / 'cs_arfpn_r50_bccd_quick'
+    det_dir = work_dir / 'faster_rcnn_lite0_fpn_bccd'
     det_ckpt = train_and_test(DET_CONFIG, det_dir, det_root, [
         f'train_cfg.max_epochs={args.det_epochs}'])
 

@@ -77,6 +77,47 @@ def test_table3_pbc_configs_differ_only_in_their_row(name, synthetic_data):
     assert ('loss_contrastive' in losses) == contrastive
 
 
+TABLE3_PRETRAINED_CONFIGS = {
+    # Table 3 on pretrained tokens (Lite0's data and schedule): (head, gate, pick, contrastive)
+    'efficientnet_lite/efficientnet-lite0_pbc.py': ('LinearClsHead', None, None, False),
+    'cellvit/cellvit-lite0-tokens_pbc_cls-head.py': ('LinearClsHead', None, None, False),
+    'cellvit/cellvit-lite0-tokens_pbc_no-contrastive.py': ('SparseAttentionHead', 'sigmoid',
+                                                           'argmax', False),
+    'cellvit/cellvit-lite0-tokens_pbc_fixed-head_no-contrastive.py': (
+        'SparseAttentionHead', 'softmax', 'distinct', False),
+    'cellvit/cellvit-lite0-tokens_pbc.py': ('SparseAttentionHead', 'sigmoid', 'argmax', True),
+    'cellvit/cellvit-lite0-tokens_pbc_fixed-head.py': ('SparseAttentionHead', 'softmax',
+                                                       'distinct', True),
+}
+
+
+@pytest.mark.parametrize('name', TABLE3_PRETRAINED_CONFIGS)
+def test_table3_pretrained_token_configs_differ_only_in_their_row(name, synthetic_data):
+    head, gate, pick, contrastive = TABLE3_PRETRAINED_CONFIGS[name]
+    cfg = Config.fromfile(str(ROOT / 'configs' / name))
+    lite0 = Config.fromfile(str(ROOT / 'configs/efficientnet_lite/efficientnet-lite0_pbc.py'))
+    for key in ('optim_wrapper', 'param_scheduler', 'train_cfg', 'train_dataloader',
+                'test_dataloader'):
+        assert cfg[key] == lite0[key], key
+    assert cfg.model.data_preprocessor == lite0.model.data_preprocessor  # (x - 127) / 128, RGB
+    model, batch, losses = training_step(cfg, synthetic_data / 'pbc')
+    assert type(model.head).__name__ == head and batch[0]['inputs'].shape == (3, 128, 128)
+    assert getattr(model.head, 'gate', None) == gate and getattr(model.head, 'pick', None) == pick
+    assert ('loss_contrastive' in losses) == contrastive
+    if name.startswith('cellvit/'):  # 8x8 tokens from Lite0's stride-16 map, 10 blocks
+        assert type(model.backbone.token_stem).__name__ == 'EfficientNetLite'
+        assert model.backbone.embeds[0].proj.in_channels == 112
+        assert sum(map(len, model.backbone.stages)) == 10 - (head == 'SparseAttentionHead')
+
+
+def test_pretrained_token_bccd_test_config_swaps_only_the_test_set():
+    cfg = Config.fromfile(str(ROOT / 'configs/cellvit/cellvit-lite0-tokens_pbc_test-bccd-wbc.py'))
+    train = Config.fromfile(str(ROOT / 'configs/cellvit/cellvit-lite0-tokens_pbc.py'))
+    assert cfg.model == train.model
+    assert cfg.test_dataloader.dataset.type == 'BCCDWBCDataset'
+    assert dict(type='CropCell', context=1.9) in cfg.test_dataloader.dataset.pipeline
+
+
 def paper_recipe(name):
     """Load a Munich config and check it follows the paper's data and schedule."""
     cfg = Config.fromfile(str(ROOT / 'configs' / name))

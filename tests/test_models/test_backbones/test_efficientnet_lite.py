@@ -143,3 +143,55 @@ def test_other_checkpoints_load_through_mmengine(tmp_path):
     model = build(init_cfg=dict(type='Pretrained', checkpoint=str(tmp_path / 'lite0.pth')))
     model.init_weights()
     assert torch.equal(model.layers[8].conv.weight, source.layers[8].conv.weight)
+
+
+ARU_STAGES = (False, False, True, True, True, True, True)  # stages 3-7: strides 8-32
+
+
+@pytest.mark.parametrize('unit', ['ChannelAttentionUnit', 'ChannelSpatialAttentionUnit'])
+def test_attention_plugins_keep_the_pretrained_blocks_near_identity(unit):
+    plain = pretrained(out_indices=(2, 3, 5, 7)).eval()
+    with_aru = pretrained(out_indices=(2, 3, 5, 7), plugins=[
+        dict(cfg=dict(type=unit, gate_bias=6.0), stages=ARU_STAGES)]).eval()
+    # Every block of stages 3-7 (and only those) has the unit after its projection.
+    with_units = [(i, j) for i, layer in enumerate(with_aru.layers[1:8], 1)
+                  for j, block in enumerate(layer) if len(getattr(block, 'plugins', ()))]
+    assert with_units == [(i, j) for i in range(3, 8) for j in range(len(with_aru.layers[i]))]
+    assert {type(with_aru.layers[i][j].plugins[0]).__name__ for i, j in with_units} == {unit}
+    # The ImageNet weights are loaded into the blocks as without plugins.
+    theirs = plain.state_dict()
+    ours = {k: v for k, v in with_aru.state_dict().items() if '.plugins.' not in k}
+    assert set(ours) == set(theirs) and all(torch.equal(ours[k], theirs[k]) for k in ours)
+    # The gates start open at sigmoid(6) = 0.9975 (per gate) whatever the input: the maps
+    # keep their shapes and stay close to the pretrained network's (measured: C-ARU 0.4%, 1.3%,
+    # 3.0% at strides 8, 16, 32; CS-ARU, two gates a block, 0.8%, 2.6%, 5.0%).
+    x = torch.rand(2, 3, 128, 96)
+    with torch.no_grad():
+        before, after = plain(x), with_aru(x)
+    assert torch.equal(before[0], after[0])  # stride 4: no unit before it
+    for a, b, most in zip(before[1:], after[1:], (0.01, 0.03, 0.06)):
+        assert a.shape == b.shape
+        assert (a - b).norm() / a.norm() < most
+    # ... and they are not the identity: the units are trained from there.
+    assert not torch.equal(before[-1], after[-1])
+
+
+def test_attention_plugins_are_built_in_mmdet_too_and_refuse_bad_stages():
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        model = MMDET_MODELS.build(dict(
+            type='EfficientNetLite', out_indices=(2, 3, 5, 7),
+            plugins=[dict(cfg=dict(type='ChannelAttentionUnit', ratio=4))]))
+    assert model.layers[1][0].plugins[0].fc[0].in_channels == 16  # every stage by default
+    with pytest.raises(ValueError, match='one boolean per stage'):
+        build(plugins=[dict(cfg=dict(type='ChannelAttentionUnit'), stages=(True, ))])
+    with pytest.raises(ValueError, match='each plugin is dict'):
+        build(plugins=[dict(type='ChannelAttentionUnit')])
+
+
+def test_layers_after_the_last_output_are_not_run():
+    model = build(out_indices=(5, )).eval()
+    ran = []
+    for i, layer in enumerate(model.layers):
+        layer.register_forward_hook(lambda *_, i=i: ran.append(i))
+    assert model(torch.rand(1, 3, 64, 64))[0].shape == (1, 112, 4, 4)
+    assert ran == [0, 1, 2, 3, 4, 5]
