@@ -25,7 +25,8 @@ Inputs are image files, folders (their images, sorted) or glob patterns. An imag
 read is skipped with a warning and counted at the end; the other images still go through.
 
 Examples:
-    python tools/infer.py smears/ --detector configs/cs_arfpn_r50_bccd.py det.pth \\
+    python tools/infer.py smears/ \\
+        --detector configs/lite_fpn/faster_rcnn_lite0_fpn_bccd-txl.py det.pth \\
         --classifier configs/efficientnet_lite/efficientnet-lite0_pbc_stain.py cls.pth \\
         --tile-size 480 640 --out-dir work_dirs/infer --report
     python tools/infer.py 'cells/*.jpg' --topk 3 \\

@@ -71,7 +71,7 @@ class SmearInferencer(BaseInferencer):
     Example:
         >>> from mmcell.apis import SmearInferencer
         >>> smear = SmearInferencer(  # doctest: +SKIP
-        ...     'configs/cs_arfpn/cs_arfpn_r50_bccd.py', 'det.pth',
+        ...     'configs/lite_fpn/faster_rcnn_lite0_fpn_bccd-txl.py', 'det.pth',
         ...     'configs/efficientnet_lite/efficientnet-lite0_pbc_stain.py', 'cls.pth')
         >>> result = smear(['field_1.jpg', 'field_2.jpg'],  # doctest: +SKIP
         ...                out_dir='work_dirs/infer', report=True)
