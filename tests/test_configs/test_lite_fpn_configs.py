@@ -26,6 +26,8 @@ CONFIGS = {  # name: detector, neck, classes, input (w, h), the data its trainin
                                                 [BCCD]),
     'faster_rcnn_lite0_fpn_chula.py': ('FasterRCNN', 'FPN', 13, (640, 480), [CHULA]),
     'faster_rcnn_lite0_fpn_bccd-txl.py': ('FasterRCNN', 'FPN', 3, (480, 360), [BCCD, TXL]),
+    'faster_rcnn_lite0_fpn_bccd-txl_no-raabin.py': ('FasterRCNN', 'FPN', 3, (480, 360),
+                                                    [BCCD, TXL]),
     'retinanet_lite0_fpn_bccd.py': ('RetinaNet', 'FPN', 3, (640, 480), [BCCD]),
     # Song et al.'s attention units on the pretrained backbone (their Table 3 rows)
     'faster_rcnn_lite0_c-arfpn_bccd.py': ('FasterRCNN', 'AttentionFPN', 3, (480, 360), [BCCD]),
@@ -165,6 +167,10 @@ def test_siblings_change_only_what_they_say():
     assert (bccd.train_cfg.max_epochs, bccd.param_scheduler[1].milestones) == (12, [8, 11])
     txl = load('faster_rcnn_lite0_fpn_bccd-txl.py')
     assert txl.model == bccd.model and txl.test_dataloader == bccd.test_dataloader
+    no_raabin = load('faster_rcnn_lite0_fpn_bccd-txl_no-raabin.py')
+    assert no_raabin.train_dataloader.dataset.datasets[1].pop('sources') == ('pbc', 'bccd', 'bcd')
+    assert no_raabin.train_dataloader == txl.train_dataloader
+    assert no_raabin.model == txl.model and no_raabin.train_cfg == txl.train_cfg
     assert txl.train_cfg.type == 'IterBasedTrainLoop' and txl.train_cfg.max_iters == 1400
     chula = load('faster_rcnn_lite0_fpn_chula.py')
     assert chula.model.roi_head.bbox_head.pop('num_classes') == 13
