@@ -188,10 +188,29 @@ def test_attention_plugins_are_built_in_mmdet_too_and_refuse_bad_stages():
         build(plugins=[dict(type='ChannelAttentionUnit')])
 
 
-def test_layers_after_the_last_output_are_not_run():
+def test_layers_after_the_last_output_are_not_built():
     model = build(out_indices=(5, )).eval()
-    ran = []
-    for i, layer in enumerate(model.layers):
-        layer.register_forward_hook(lambda *_, i=i: ran.append(i))
+    assert len(model.layers) == 6 and model.out_channels == [32, 16, 24, 40, 80, 112]
     assert model(torch.rand(1, 3, 64, 64))[0].shape == (1, 112, 4, 4)
-    assert ran == [0, 1, 2, 3, 4, 5]
+    whole = build(out_indices=(8, ))
+    weights = sum(p.numel() for p in model.parameters())
+    assert weights == sum(p.numel() for n, p in whole.named_parameters()
+                          if int(n.split('.')[1]) <= 5)
+    assert (weights, sum(p.numel() for p in whole.parameters())) == (700_768, 3_371_008)
+    # A whole network's weights load strictly: the tensors of layers 6-8 are left out.
+    model.load_state_dict(whole.state_dict())
+    assert torch.equal(model.layers[5][2].linear_conv.conv.weight,
+                       whole.layers[5][2].linear_conv.conv.weight)
+    # Also where the stem sits inside a bigger model (a prefix before its keys).
+    outer = torch.nn.Module()
+    outer.token_stem = build(out_indices=(5, ))
+    outer.load_state_dict({f'token_stem.{k}': v for k, v in whole.state_dict().items()})
+    assert torch.equal(outer.token_stem.layers[0].conv.weight, whole.layers[0].conv.weight)
+
+
+def test_pretrained_weights_load_into_a_truncated_network():
+    model = pretrained(out_indices=(2, 3, 5, 7))  # an FPN's: no 1280-channel head conv
+    assert len(model.layers) == 8
+    state = efficientnet_lite_state_dict('efficientnet-lite0')
+    assert torch.equal(model.layers[7][0].linear_conv.conv.weight,
+                       state['layers.7.0.linear_conv.conv.weight'])
