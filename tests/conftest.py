@@ -10,11 +10,11 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 # Real public data beside the project (see ../shared/data/README.md); tests that need it skip
-# when it is absent.
-DATA = Path(os.environ.get('MMCELL_DATA', ROOT.parent / 'shared' / 'data'))
+# when it is absent. Made absolute: tests link to its files from temporary folders.
+DATA = Path(os.environ.get('MMCELL_DATA', ROOT.parent / 'shared' / 'data')).resolve()
 # Configs read the same folder through $MMCELL_DATA (their own default is data/): every test sees
 # it set, whichever tests ran before.
-os.environ.setdefault('MMCELL_DATA', str(DATA))
+os.environ['MMCELL_DATA'] = str(DATA)
 
 
 def run_tool(*args, cwd=ROOT, check=True, env=None):
