@@ -355,7 +355,7 @@ class EfficientNetLite(BaseBackbone):
         return [(stage + 1, j) for stage, num in enumerate(repeats) for j in range(num)]
 
     def _is_unbuilt(self, key: str) -> bool:
-        """Whether ``key`` (``layers.N.…``, without prefix) is a tensor of an unbuilt layer."""
+        """Whether ``key`` (``layers.N. ...``, without prefix) is a tensor of an unbuilt layer."""
         parts = key.split('.')
         return len(parts) > 2 and parts[0] == 'layers' and int(parts[1]) >= self.num_built
 
